@@ -1,0 +1,3 @@
+from seqdiag.cli import main
+
+main()

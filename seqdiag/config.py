@@ -1,0 +1,330 @@
+"""Typed run configuration: dataclasses validated on construction, loaded from TOML plus overrides.
+
+Everything a run depends on lives here, so that a run directory's `config.toml` reproduces it.
+This module imports no torch: the CLI validates input before paying for the import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from seqdiag.errors import ConfigError
+
+CELLS = ("lstm", "gru", "rnn")
+GATES = ("hard_sigmoid", "sigmoid")
+OPTIMIZERS = ("rmsprop", "adam", "sgd")
+TRAIN_POLICIES = ("teacher", "free", "zeros", "scheduled")
+SCHEDULES = ("linear", "exponential", "inverse_sigmoid")
+
+# Upper bounds that keep a typo (hidden_size = 1e9) from exhausting memory instead of failing fast.
+MAX_LENGTH = 10_000
+MAX_WIDTH = 4_096
+MAX_STEPS = 10_000_000
+
+
+def _fail(key: str, value: Any, reason: str) -> None:
+    raise ConfigError(f"{key} = {value!r}: {reason}")
+
+
+def _check_positive(key: str, value: float, upper: float | None = None) -> None:
+    if not value > 0:
+        _fail(key, value, "must be > 0")
+    if upper is not None and value > upper:
+        _fail(key, value, f"must be <= {upper}")
+
+
+def _check_choice(key: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        _fail(key, value, f"must be one of {', '.join(choices)}")
+
+
+def _check_symbol(key: str, value: str) -> None:
+    if len(value) != 1 or not value.isascii() or not value.isprintable() or value.isspace():
+        _fail(key, value, "symbols are single printable ASCII characters, no spaces")
+
+
+@dataclass(frozen=True)
+class SequenceConfig:
+    """The toy sequence: a start symbol, then a pattern repeated to a fixed length, then the end symbol."""
+
+    pattern: str = "01"
+    """Symbols repeated after the start symbol, e.g. "01" gives 0101...; one character per symbol."""
+    length: int = 30
+    """How many pattern symbols follow the start symbol (the 2015 setup: 30)."""
+    start_symbol: str = "S"
+    """Starts the sequence as the first input and ends it as the last target."""
+
+    def __post_init__(self) -> None:
+        if not self.pattern:
+            _fail("sequence.pattern", self.pattern, "must not be empty")
+        for symbol in self.pattern:
+            _check_symbol("sequence.pattern", symbol)
+        _check_symbol("sequence.start_symbol", self.start_symbol)
+        if self.start_symbol in self.pattern:
+            _fail("sequence.start_symbol", self.start_symbol, f"must not occur in the pattern {self.pattern!r}")
+        _check_positive("sequence.length", self.length, MAX_LENGTH)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One-hot -> Linear(embed_size) -> recurrent cell(hidden_size) -> Linear(vocabulary)."""
+
+    cell: str = "lstm"
+    """Recurrent cell: lstm, gru or rnn."""
+    gate: str = "hard_sigmoid"
+    """Gate activation: hard_sigmoid (Keras 0.x: clip(0.2x + 0.5, 0, 1)) or sigmoid."""
+    embed_size: int = 10
+    """Width of the linear layer between the one-hot input and the cell."""
+    hidden_size: int = 10
+    """Width of the cell's hidden state."""
+
+    def __post_init__(self) -> None:
+        _check_choice("model.cell", self.cell, CELLS)
+        _check_choice("model.gate", self.gate, GATES)
+        _check_positive("model.embed_size", self.embed_size, MAX_WIDTH)
+        _check_positive("model.hidden_size", self.hidden_size, MAX_WIDTH)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How the model is trained: optimizer, steps, and the input policy training feeds."""
+
+    steps: int = 5000
+    """Optimizer steps; each sees the whole sequence as a batch of one."""
+    optimizer: str = "rmsprop"
+    """rmsprop, adam or sgd."""
+    lr: float = 1e-3
+    """Learning rate."""
+    rho: float = 0.9
+    """RMSprop's decay of the squared-gradient average (Keras `rho`, torch `alpha`)."""
+    eps: float = 1e-6
+    """Added to the optimizer's denominator (Keras 0.x used 1e-6)."""
+    policy: str = "teacher"
+    """What each training step is fed: teacher, free, zeros or scheduled."""
+    schedule: str = "inverse_sigmoid"
+    """Scheduled sampling: how the chance of feeding the true symbol decays (linear, exponential, inverse_sigmoid)."""
+    schedule_k: float = 500.0
+    """Scheduled sampling: decay scale in steps. linear: 1 - i/k; exponential: exp(-i/k); inverse_sigmoid:
+    k / (k + exp(i/k)), where i is the training step (Bengio et al. 2015)."""
+    schedule_min: float = 0.0
+    """Scheduled sampling: the floor of the chance of feeding the true symbol."""
+    snapshot_every: int = 100
+    """Every this many steps, every sampling procedure is run and recorded in the history."""
+
+    def __post_init__(self) -> None:
+        _check_positive("train.steps", self.steps, MAX_STEPS)
+        _check_choice("train.optimizer", self.optimizer, OPTIMIZERS)
+        _check_positive("train.lr", self.lr, 100.0)
+        if not 0 <= self.rho < 1:
+            _fail("train.rho", self.rho, "must be in [0, 1)")
+        _check_positive("train.eps", self.eps, 1.0)
+        _check_choice("train.policy", self.policy, TRAIN_POLICIES)
+        _check_choice("train.schedule", self.schedule, SCHEDULES)
+        _check_positive("train.schedule_k", self.schedule_k)
+        if not 0 <= self.schedule_min <= 1:
+            _fail("train.schedule_min", self.schedule_min, "must be in [0, 1]")
+        _check_positive("train.snapshot_every", self.snapshot_every, MAX_STEPS)
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """How free-running sampling picks the symbol it feeds back."""
+
+    temperature: float = 0.0
+    """0 picks the most likely symbol (argmax); above 0 samples from softmax(logits / temperature)."""
+    top_k: int = 0
+    """When sampling, keep only the k most likely symbols; 0 keeps all."""
+
+    def __post_init__(self) -> None:
+        if not self.temperature >= 0:
+            _fail("sample.temperature", self.temperature, "must be >= 0")
+        if self.top_k < 0:
+            _fail("sample.top_k", self.top_k, "must be >= 0")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole run: the sequence, the model, its training and its sampling, and the seed."""
+
+    seed: int = 0
+    """Seeds weight initialisation and every random choice of the run."""
+    sequence: SequenceConfig = field(default_factory=SequenceConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.seed < 2**63:
+            _fail("seed", self.seed, "must be in [0, 2**63)")
+        vocabulary = len(set(self.sequence.pattern)) + 1
+        if self.sample.top_k > vocabulary:
+            _fail("sample.top_k", self.sample.top_k, f"exceeds the vocabulary size {vocabulary}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+SECTIONS: dict[str, type] = {
+    "sequence": SequenceConfig,
+    "model": ModelConfig,
+    "train": TrainConfig,
+    "sample": SampleConfig,
+}
+
+
+def _field_types(cls: type) -> dict[str, type]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+
+
+def _coerce(key: str, value: Any, expected: type) -> Any:
+    """Check a parsed value against the field's type; ints are accepted where floats are expected."""
+    if isinstance(expected, types.UnionType):  # not used by any field today; kept strict
+        _fail(key, value, "unsupported field type")
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if expected is int and isinstance(value, bool):
+        _fail(key, value, "expected an integer, got a boolean")
+    if not isinstance(value, expected):
+        _fail(key, value, f"expected {expected.__name__}, got {type(value).__name__}")
+    return value
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Build a Config from nested plain data, rejecting unknown sections, keys and wrong types."""
+    top_types = _field_types(Config)
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in SECTIONS:
+            if not isinstance(value, dict):
+                _fail(key, value, "must be a table of keys")
+            cls = SECTIONS[key]
+            types_ = _field_types(cls)
+            section: dict[str, Any] = {}
+            for sub, subvalue in value.items():
+                if sub not in types_:
+                    _fail(f"{key}.{sub}", subvalue, f"unknown key; valid keys: {', '.join(types_)}")
+                section[sub] = _coerce(f"{key}.{sub}", subvalue, types_[sub])
+            kwargs[key] = cls(**section)
+        elif key in top_types:
+            kwargs[key] = _coerce(key, value, top_types[key])
+        else:
+            valid = ", ".join(["seed", *SECTIONS])
+            _fail(key, value, f"unknown section or key; valid: {valid}")
+    return Config(**kwargs)
+
+
+def parse_override(text: str) -> tuple[str, str, str | None, str]:
+    """Split `section.key=value` into (section, key, raw value); a top-level key has no section."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected section.key=value")
+    path, raw = text.split("=", 1)
+    path = path.strip()
+    parts = path.split(".")
+    if len(parts) == 1 and parts[0] in _field_types(Config) and parts[0] not in SECTIONS:
+        return path, parts[0], None, raw
+    if len(parts) != 2 or parts[0] not in SECTIONS:
+        raise ConfigError(f"--set {text!r}: unknown key {path!r}; sections: {', '.join(SECTIONS)}")
+    section, key = parts
+    if key not in _field_types(SECTIONS[section]):
+        valid = ", ".join(_field_types(SECTIONS[section]))
+        raise ConfigError(f"--set {text!r}: unknown key {path!r}; valid keys in [{section}]: {valid}")
+    return path, key, section, raw
+
+
+def _parse_override_value(path: str, raw: str, expected: type) -> Any:
+    raw = raw.strip()
+    if expected is str:
+        if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+            return raw[1:-1]
+        return raw
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        raise ConfigError(f"--set {path}={raw}: cannot parse {raw!r} as {expected.__name__}") from None
+    return _coerce(path, value, expected)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of nested config data with each `section.key=value` override applied, in order."""
+    merged = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for text in overrides:
+        path, key, section, raw = parse_override(text)
+        if section is None:
+            merged[key] = _parse_override_value(path, raw, _field_types(Config)[key])
+        else:
+            expected = _field_types(SECTIONS[section])[key]
+            existing = merged.get(section)
+            target = existing if isinstance(existing, dict) else {}
+            target[key] = _parse_override_value(path, raw, expected)
+            merged[section] = target
+    return merged
+
+
+def preset_names() -> list[str]:
+    """Names of the presets shipped inside the package (the same files as `configs/`)."""
+    folder = resources.files("seqdiag") / "presets"
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def read_config_data(name_or_path: str) -> tuple[str, dict[str, Any]]:
+    """Read TOML data from a preset name or a file path; returns (where it came from, data)."""
+    path = Path(name_or_path)
+    if name_or_path in preset_names() and not path.exists():
+        text = (resources.files("seqdiag") / "presets" / f"{name_or_path}.toml").read_text()
+        origin = f"preset {name_or_path!r}"
+    elif path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read: {exc}") from None
+        origin = str(path)
+    else:
+        raise ConfigError(
+            f"--config {name_or_path!r}: no such file or preset; presets: {', '.join(preset_names())}"
+        )
+    try:
+        return origin, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: malformed TOML: {exc}") from None
+
+
+def load_config(
+    name_or_path: str | None = None, overrides: list[str] | None = None, seed: int | None = None
+) -> Config:
+    """Resolve a config: the embedded default (the 2015 setup) or a preset/file, then overrides, then seed.
+
+    Raises:
+        ConfigError: naming the file, the key and the bad value.
+    """
+    origin, data = ("default", {}) if name_or_path is None else read_config_data(name_or_path)
+    data = apply_overrides(data, overrides or [])
+    if seed is not None:
+        data["seed"] = seed
+    try:
+        return config_from_dict(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    except RecursionError:  # absurdly nested TOML
+        raise ConfigError(f"{origin}: too deeply nested") from None
+
+
+def describe(config: Config) -> str:
+    """One compact line of what differs from nothing: every key, for the report header."""
+    parts = [f"seed={config.seed}"]
+    for name in SECTIONS:
+        section = getattr(config, name)
+        items = " ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v:g}" if isinstance(v, float)
+                         else f"{k}={v}" for k, v in dataclasses.asdict(section).items())
+        parts.append(f"[{name}] {items}")
+    return "  ".join(parts)

@@ -1,0 +1,21 @@
+"""The two kinds of failure the CLI tells apart: the user's input (exit 2) and a valid run that failed (exit 1)."""
+
+
+class SeqdiagError(Exception):
+    """A problem with what the user gave us: a config, an option, a run directory. Exit code 2."""
+
+    exit_code = 2
+
+
+class ConfigError(SeqdiagError):
+    """A config file, key or value that cannot be used."""
+
+
+class RunError(SeqdiagError):
+    """A run directory that is missing, incomplete, corrupted or from another shape."""
+
+
+class RunFailure(Exception):
+    """A valid run that could not finish (e.g. the loss became NaN). Exit code 1."""
+
+    exit_code = 1

@@ -1,0 +1,161 @@
+"""Input policies: what each step is fed. Training uses one, sampling uses one; the 2015 failure is a mismatch.
+
+A policy answers one question per step t: given the true previous symbol and the model's own previous
+prediction, which vector goes in? At t = 0 every policy feeds the start symbol.
+
+- teacher:   the true previous symbol (teacher forcing).
+- free:      the model's own previous prediction, one-hot (free-running).
+- zeros:     a zero vector (the 2015 sampler: one `predict` call on S followed by zeros).
+- scheduled: per step and rollout, the true symbol with probability epsilon, else the prediction.
+
+`unroll` is the one loop that feeds a policy to the model, for training (with gradients) and for
+sampling (under no_grad) alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from seqdiag.model import SequenceModel, State
+
+
+@dataclass(frozen=True)
+class InputPolicy:
+    """What a step is fed. `epsilon` is the chance of the true symbol (only `scheduled` uses it)."""
+
+    name: str
+    epsilon: float = 1.0
+
+    @property
+    def open_loop(self) -> bool:
+        """True when the inputs do not depend on the model's predictions, so a whole pass can run at once."""
+        return self.name in ("teacher", "zeros")
+
+    def feed_all(self, true_inputs: torch.Tensor) -> torch.Tensor:
+        """Open-loop policies: (N, B, T, V) true inputs -> (N, B, T, V) fed inputs."""
+        if self.name == "teacher":
+            return true_inputs
+        if self.name == "zeros":
+            fed = torch.zeros_like(true_inputs)
+            fed[:, :, 0] = true_inputs[:, :, 0]
+            return fed
+        raise ValueError(f"policy {self.name!r} depends on predictions; feed it step by step")
+
+    def feed(
+        self,
+        t: int,
+        true_input: torch.Tensor,
+        predicted: torch.Tensor | None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """The input for step t (N, B, V), from the true one and the one-hot previous prediction."""
+        if t == 0 or self.name == "teacher":
+            return true_input
+        if self.name == "zeros":
+            return torch.zeros_like(true_input)
+        assert predicted is not None
+        if self.name == "free":
+            return predicted
+        if self.name == "scheduled":
+            coin = torch.rand(true_input.shape[:-1], generator=generator, device="cpu").to(true_input.device)
+            use_true = (coin < self.epsilon).unsqueeze(-1)
+            return torch.where(use_true, true_input, predicted)
+        raise ValueError(f"unknown input policy {self.name!r}")
+
+
+SAMPLING_POLICIES = ("teacher", "free", "zeros")
+
+
+def scheduled_epsilon(schedule: str, k: float, floor: float, step: int) -> float:
+    """Chance of feeding the true symbol at training step `step` (Bengio et al. 2015), never below `floor`."""
+    if schedule == "linear":
+        value = 1.0 - step / k
+    elif schedule == "exponential":
+        value = math.exp(-step / k)
+    elif schedule == "inverse_sigmoid":
+        value = k / (k + math.exp(min(step / k, 700.0)))
+    else:
+        raise ValueError(f"unknown schedule {schedule!r}")
+    return max(floor, min(1.0, value))
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How a prediction is read from the logits: argmax (temperature 0) or a sample."""
+
+    temperature: float = 0.0
+    top_k: int = 0
+
+    def choose(self, logits: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """(..., V) logits -> (...,) long symbol indices."""
+        if self.temperature == 0:
+            return logits.argmax(dim=-1)
+        scaled = logits / self.temperature
+        if 0 < self.top_k < scaled.shape[-1]:
+            kth = scaled.topk(self.top_k, dim=-1).values[..., -1:]
+            scaled = scaled.masked_fill(scaled < kth, float("-inf"))
+        probs = torch.softmax(scaled, dim=-1).reshape(-1, scaled.shape[-1])
+        picks = torch.multinomial(probs.cpu(), 1, generator=generator).to(logits.device)
+        return picks.reshape(logits.shape[:-1])
+
+
+@dataclass
+class Rollout:
+    """What one pass fed and produced. N models, B rollouts each, T steps."""
+
+    inputs: torch.Tensor  # (N, B, T, V) the vectors actually fed
+    logits: torch.Tensor  # (N, B, T, V)
+    hidden: torch.Tensor  # (N, B, T, H)
+    predicted: torch.Tensor  # (N, B, T) long: the symbol chosen at each step
+
+
+def unroll(
+    model: SequenceModel,
+    true_inputs: torch.Tensor,
+    policy: InputPolicy,
+    decoding: Decoding = Decoding(),
+    *,
+    carry_state: bool = True,
+    generator: torch.Generator | None = None,
+) -> Rollout:
+    """Feed `policy` to `model` over the steps of `true_inputs` (N, B, T, V).
+
+    With `carry_state=False` each step re-runs the whole prefix fed so far from a fresh state (the
+    stateless sampler 2015 Keras users had to write); it must agree with the carried-state loop.
+    Gradients flow through the logits when called with grad enabled; fed predictions are discrete.
+    """
+    if policy.open_loop and carry_state:
+        fed = policy.feed_all(true_inputs)
+        logits, hidden, _ = model(fed)
+        return Rollout(fed, logits, hidden, decoding.choose(logits, generator))
+
+    n, b, steps, _ = true_inputs.shape
+    state: State = model.initial_state(b)
+    fed_steps: list[torch.Tensor] = []
+    logit_steps: list[torch.Tensor] = []
+    hidden_steps: list[torch.Tensor] = []
+    picks: list[torch.Tensor] = []
+    predicted_vector: torch.Tensor | None = None
+    for t in range(steps):
+        x = policy.feed(t, true_inputs[:, :, t], predicted_vector, generator)  # (N, B, V)
+        fed_steps.append(x)
+        if carry_state:
+            logits, state = model.step(x, state)
+            hidden = state[0]
+        else:
+            prefix_logits, prefix_hidden, _ = model(torch.stack(fed_steps, dim=2))
+            logits, hidden = prefix_logits[:, :, -1], prefix_hidden[:, :, -1]
+        pick = decoding.choose(logits.detach(), generator)
+        predicted_vector = torch.nn.functional.one_hot(pick, model.vocab_size).to(x.dtype)
+        logit_steps.append(logits)
+        hidden_steps.append(hidden)
+        picks.append(pick)
+    return Rollout(
+        torch.stack(fed_steps, dim=2),
+        torch.stack(logit_steps, dim=2),
+        torch.stack(hidden_steps, dim=2),
+        torch.stack(picks, dim=2),
+    )

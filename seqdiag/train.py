@@ -1,0 +1,197 @@
+"""Training: feed the training input policy, minimise cross-entropy, snapshot every procedure on the way.
+
+The trainer works on a stack of N models (one per seed) with one optimizer; each model's loss is its own
+mean cross-entropy and the stack minimises their sum, so every model's gradients and (element-wise)
+optimizer updates are exactly those it would get alone.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from seqdiag.config import Config, TrainConfig
+from seqdiag.errors import RunFailure
+from seqdiag.model import SequenceModel, build_model
+from seqdiag.policy import Decoding, InputPolicy, scheduled_epsilon, unroll
+from seqdiag.sampling import MODES, run_procedure
+from seqdiag.sequence import ToySequence
+
+
+def set_seed(seed: int) -> None:
+    """The one place global random state is seeded; models and samplers also use their own generators."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every procedure's output for one model at one training step (after `step` updates)."""
+
+    step: int
+    loss: float
+    outputs: dict[str, str]
+    accuracy: dict[str, float]
+
+
+@dataclass
+class TrainResult:
+    """A trained stack and what happened on the way; single runs have one model."""
+
+    config: Config
+    sequence: ToySequence
+    model: SequenceModel
+    seeds: list[int]
+    histories: list[list[Snapshot]]  # per model, in step order
+    losses: list[list[float]]  # per model, one loss per step taken
+    steps_done: int
+    seconds: float
+    interrupted: bool = False
+    optimizer_state: dict = field(default_factory=dict)
+
+    @property
+    def history(self) -> list[Snapshot]:
+        """The first model's history (the only one for a single run)."""
+        return self.histories[0]
+
+
+def make_optimizer(params, train: TrainConfig) -> torch.optim.Optimizer:
+    if train.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=train.lr, alpha=train.rho, eps=train.eps)
+    if train.optimizer == "adam":
+        return torch.optim.Adam(params, lr=train.lr, eps=train.eps)
+    return torch.optim.SGD(params, lr=train.lr)
+
+
+def training_policy(train: TrainConfig, step: int) -> InputPolicy:
+    """The input policy fed at a training step; only `scheduled` changes with the step."""
+    if train.policy == "scheduled":
+        eps = scheduled_epsilon(train.schedule, train.schedule_k, train.schedule_min, step)
+        return InputPolicy("scheduled", eps)
+    return InputPolicy(train.policy)
+
+
+def per_model_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """(N, B, T, V) logits, (T,) targets -> (N,) mean cross-entropy of each model."""
+    n, b, t, v = logits.shape
+    expanded = targets.expand(n, b, t)
+    return F.cross_entropy(logits.reshape(-1, v), expanded.reshape(-1), reduction="none").view(n, -1).mean(1)
+
+
+@torch.no_grad()
+def take_snapshots(
+    model: SequenceModel, sequence: ToySequence, step: int, losses: torch.Tensor, modes: Sequence[str] = MODES
+) -> list[Snapshot]:
+    """Run every procedure (argmax) on every model of the stack; one Snapshot per model."""
+    symbols = sequence.vocabulary.symbols
+    targets = sequence.targets.to(model.embed_weight.device)
+    outputs: dict[str, list[str]] = {}
+    accuracy: dict[str, list[float]] = {}
+    for mode in modes:
+        predicted = run_procedure(model, sequence, mode).predicted[:, 0]  # (N, T)
+        hits = (predicted == targets[: predicted.shape[1]]).sum(1).float() / targets.numel()
+        outputs[mode] = ["".join(symbols[i] for i in row) for row in predicted.tolist()]
+        accuracy[mode] = hits.tolist()
+    loss_values = losses.tolist()
+    return [
+        Snapshot(
+            step=step,
+            loss=loss_values[i],
+            outputs={m: outputs[m][i] for m in modes},
+            accuracy={m: accuracy[m][i] for m in modes},
+        )
+        for i in range(model.n_models)
+    ]
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """Passed to the progress callback after every step."""
+
+    step: int
+    total: int
+    loss: float
+    snapshot: Snapshot | None  # the newest snapshot of the first model
+
+
+def train(
+    config: Config,
+    *,
+    seeds: Sequence[int] | None = None,
+    device: str = "cpu",
+    on_step: Callable[[TrainProgress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train one model per seed (default: the config's seed) under the config's training policy.
+
+    Raises:
+        RunFailure: the loss became NaN or infinite; names the step and the likely cause.
+    """
+    started = time.perf_counter()
+    seeds = [config.seed] if seeds is None else list(seeds)
+    set_seed(seeds[0])
+    sequence = ToySequence.from_config(config.sequence)
+    model = build_model(len(sequence.vocabulary), config.model, seeds, device)
+    optimizer = make_optimizer(model.parameters(), config.train)
+    true_inputs = sequence.input_vectors().to(device)[None, None].expand(len(seeds), 1, -1, -1)  # (N, 1, T, V)
+    targets = sequence.targets.to(device)
+    coins = torch.Generator().manual_seed(seeds[0])  # scheduled sampling's coin flips
+    histories: list[list[Snapshot]] = [[] for _ in seeds]
+    losses: list[list[float]] = [[] for _ in seeds]
+    every, total = config.train.snapshot_every, config.train.steps
+    latest: Snapshot | None = None
+    interrupted = False
+    step = 0
+
+    def record(step: int, loss: torch.Tensor) -> Snapshot:
+        for history, snap in zip(histories, take_snapshots(model, sequence, step, loss), strict=True):
+            history.append(snap)
+        return histories[0][-1]
+
+    model.train()
+    while step < total:
+        if should_stop is not None and should_stop():
+            interrupted = True
+            break
+        rollout = unroll(model, true_inputs, training_policy(config.train, step), Decoding(), generator=coins)
+        loss = per_model_loss(rollout.logits, targets)  # (N,)
+        if not bool(torch.isfinite(loss).all()):
+            raise RunFailure(
+                f"loss became {float(loss.max())} at step {step}: train.lr = {config.train.lr:g} is likely too large"
+            )
+        detached = loss.detach()
+        if step % every == 0:
+            latest = record(step, detached)
+        optimizer.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        optimizer.step()
+        step += 1
+        for i, value in enumerate(detached.tolist()):
+            losses[i].append(value)
+        if on_step is not None:
+            on_step(TrainProgress(step, total, losses[0][-1], latest))
+
+    with torch.no_grad():
+        final_policy = training_policy(config.train, step)
+        final_loss = per_model_loss(unroll(model, true_inputs, final_policy, generator=coins).logits, targets)
+    if not histories[0] or histories[0][-1].step != step:
+        latest = record(step, final_loss)
+    if on_step is not None:
+        on_step(TrainProgress(step, total, float(final_loss[0]), latest))
+    return TrainResult(
+        config=config,
+        sequence=sequence,
+        model=model,
+        seeds=seeds,
+        histories=histories,
+        losses=losses,
+        steps_done=step,
+        seconds=time.perf_counter() - started,
+        interrupted=interrupted,
+        optimizer_state=optimizer.state_dict(),
+    )
