@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from seqdiag.config import Config, TrainConfig
 from seqdiag.errors import RunFailure
+from seqdiag.history import Snapshot
 from seqdiag.model import SequenceModel, build_model
 from seqdiag.policy import Decoding, InputPolicy, scheduled_epsilon, unroll
 from seqdiag.sampling import MODES, run_procedure
@@ -27,16 +28,6 @@ def set_seed(seed: int) -> None:
     """The one place global random state is seeded; models and samplers also use their own generators."""
     random.seed(seed)
     torch.manual_seed(seed)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Every procedure's output for one model at one training step (after `step` updates)."""
-
-    step: int
-    loss: float
-    outputs: dict[str, str]
-    accuracy: dict[str, float]
 
 
 @dataclass

@@ -1,0 +1,276 @@
+"""The command line: parse options, call one core function, hand the result to the renderer.
+
+Torch is imported inside the commands, so `seqdiag --help` and config errors answer at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from seqdiag.config import Config, load_config
+from seqdiag.errors import RunFailure, SeqdiagError
+
+app = typer.Typer(
+    name="seqdiag",
+    help="Why does a sequence model that trains fine generate the wrong thing? Train a toy LSTM and compare "
+    "teacher-forced, free-running and zero-input sampling side by side.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+class Mode(str, Enum):
+    teacher = "teacher"
+    free = "free"
+    zeros = "zeros"
+    refeed = "refeed"
+
+
+class Device(str, Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+    auto = "auto"
+
+
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option("--config", "-c", help="Preset name (original, alternating, ...) or a TOML file. Default: the 2015 setup."),
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override one key, e.g. --set train.lr=0.01 (repeatable).", metavar="KEY=VALUE"),
+]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for weights and sampling (default 0).")]
+DeviceOpt = Annotated[Device, typer.Option("--device", help="Where to compute.")]
+ThreadsOpt = Annotated[
+    int, typer.Option("--threads", min=1, help="Torch intra-op threads; 1 is fastest for models this small.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (no tables).")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
+RunOpt = Annotated[Path | None, typer.Option("--run", help="Use a trained run directory instead of training now.")]
+TemperatureOpt = Annotated[
+    float | None, typer.Option("--temperature", help="0 = argmax; above 0 samples free-running predictions.")
+]
+TopKOpt = Annotated[int | None, typer.Option("--top-k", help="Sample only among the k most likely symbols.")]
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def _user_errors(debug: bool) -> Iterator[None]:
+    """Turn known failures into one line on stderr and an exit code; --debug shows the traceback instead."""
+    try:
+        yield
+    except (SeqdiagError, RunFailure) as exc:
+        if debug:
+            raise
+        _stderr().print(Text("error: ", style="bold red") + Text(str(exc)))
+        raise typer.Exit(code=exc.exit_code) from None
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        _stderr().print(Text("interrupted", style="yellow"))
+        raise typer.Exit(code=130) from None
+
+
+def _resolve_config(
+    config: str | None, overrides: list[str] | None, seed: int | None, sample: dict[str, Any] | None = None
+) -> Config:
+    extra = [f"sample.{k}={v}" for k, v in (sample or {}).items() if v is not None]
+    return load_config(config, [*(overrides or []), *extra], seed)
+
+
+def _prepare_torch(device: Device, threads: int) -> str:
+    import torch
+
+    from seqdiag.device import resolve_device
+
+    torch.set_num_threads(threads)
+    return resolve_device(device.value)
+
+
+def _print_json(data: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+
+
+def _train_now(config: Config, device: str, show_progress: bool):
+    from seqdiag.render import stderr_console, training_progress
+    from seqdiag.train import train
+
+    with training_progress(stderr_console(), config.train.steps, enabled=show_progress) as on_step:
+        return train(config, device=device, on_step=on_step)
+
+
+def _trained(
+    run: Path | None, config: str | None, overrides: list[str] | None, seed: int | None, device: str,
+    sample: dict[str, Any] | None, show_progress: bool,
+):
+    """A trained model: loaded from --run, or trained now from the config. Returns (result, source)."""
+    if run is not None:
+        if config is not None or overrides or seed is not None:
+            raise SeqdiagError("--run uses the run's own config; drop --config/--set/--seed or drop --run")
+        from seqdiag.rundir import load_run
+
+        result = load_run(run, device)
+        if sample:  # decoding options may still be chosen for a saved run
+            result.config = result.config.replace(sample=_resolve_config(None, None, None, sample).sample)
+        return result, str(run)
+    resolved = _resolve_config(config, overrides, seed, sample)
+    return _train_now(resolved, device, show_progress), "trained now"
+
+
+@app.command()
+def train(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/<pattern>-...).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing run directory.")] = False,
+    device: DeviceOpt = Device.cpu,
+    threads: ThreadsOpt = 1,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Train a model and save a run directory (config, weights, history, summary).
+
+    Example: seqdiag train --config alternating --out runs/alt
+    """
+    with _user_errors(debug):
+        resolved = _resolve_config(config, set_, seed)
+        from seqdiag.rundir import default_run_dir, save_run, summary_of
+
+        target = out or default_run_dir(resolved)
+        if target.exists() and not force:
+            raise SeqdiagError(f"{target}: already exists; pass --force to replace it or --out another folder")
+        dev = _prepare_torch(device, threads)
+        result = _train_now(resolved, dev, show_progress=not json_)
+        save_run(result, target, force=force)
+        summary = summary_of(result)
+        if json_:
+            _print_json({"command": "train", "run": str(target), "config": resolved.to_dict(), **summary})
+            return
+        from seqdiag.render import render_trained, stdout_console
+        from seqdiag.report import RunInfo
+
+        info = RunInfo(resolved.seed, result.steps_done, result.interrupted, "trained now")
+        render_trained(stdout_console(), resolved, info, summary["final_outputs"], summary["final_loss"], target,
+                       result.seconds)
+
+
+@app.command()
+def sample(
+    mode: Annotated[Mode, typer.Option("--mode", "-m", help="Sampling procedure.")] = Mode.free,
+    run: RunOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+    temperature: TemperatureOpt = None,
+    top_k: TopKOpt = None,
+    device: DeviceOpt = Device.cpu,
+    threads: ThreadsOpt = 1,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Generate with one sampling procedure and show every step (input fed, prediction, probabilities).
+
+    Example: seqdiag sample --mode zeros --run runs/01-lstm-teacher-seed0
+    """
+    with _user_errors(debug):
+        decoding_options = {"temperature": temperature, "top_k": top_k}
+        if run is None:
+            _resolve_config(config, set_, seed, decoding_options)  # fail fast, before importing torch
+        dev = _prepare_torch(device, threads)
+        result, source = _trained(run, config, set_, seed, dev, decoding_options, show_progress=not json_)
+        from seqdiag.policy import Decoding
+        from seqdiag.report import build_sample
+
+        decoding = Decoding(result.config.sample.temperature, result.config.sample.top_k)
+        report = build_sample(result, source, mode.value, decoding)
+        if json_:
+            _print_json(report.to_json())
+            return
+        from seqdiag.render import render_sample, stdout_console
+
+        render_sample(stdout_console(), report)
+
+
+@app.command()
+def compare(
+    run: RunOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+    temperature: TemperatureOpt = None,
+    top_k: TopKOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also save the trained run here.")] = None,
+    device: DeviceOpt = Device.cpu,
+    threads: ThreadsOpt = 1,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """The main job: train (or load) a model, run every sampling procedure side by side, and explain the difference.
+
+    With no options it reproduces the 2015 setup. Example: seqdiag compare --config pairs
+    """
+    with _user_errors(debug):
+        decoding_options = {"temperature": temperature, "top_k": top_k}
+        if run is None:
+            _resolve_config(config, set_, seed, decoding_options)
+        if out is not None and out.exists():
+            raise SeqdiagError(f"{out}: already exists; choose another --out")
+        dev = _prepare_torch(device, threads)
+        result, source = _trained(run, config, set_, seed, dev, decoding_options, show_progress=not json_)
+        if out is not None:
+            from seqdiag.rundir import save_run
+
+            save_run(result, out)
+        from seqdiag.policy import Decoding
+        from seqdiag.report import build_compare
+
+        decoding = Decoding(result.config.sample.temperature, result.config.sample.top_k)
+        report = build_compare(result, source, decoding)
+        if json_:
+            _print_json(report.to_json())
+            return
+        from seqdiag.render import render_compare, stdout_console
+
+        render_compare(stdout_console(), report)
+
+
+@app.command()
+def presets(json_: JsonOpt = False) -> None:
+    """List the presets shipped with seqdiag (the same files as configs/)."""
+    from seqdiag.config import preset_names, read_config_data
+
+    rows = []
+    for name in preset_names():
+        _, data = read_config_data(name)
+        cfg = load_config(name)
+        rows.append({"name": name, "pattern": cfg.sequence.pattern, "length": cfg.sequence.length,
+                     "cell": cfg.model.cell, "gate": cfg.model.gate, "optimizer": cfg.train.optimizer,
+                     "lr": cfg.train.lr, "steps": cfg.train.steps, "keys": sorted(data)})
+    if json_:
+        _print_json({"command": "presets", "presets": rows})
+        return
+    console = Console(highlight=False)
+    for row in rows:
+        console.print(f"[bold]{row['name']:<12}[/] pattern {row['pattern']!r} × {row['length']}, {row['cell']} "
+                      f"({row['gate']}), {row['optimizer']} lr {row['lr']:g}, {row['steps']} steps")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,239 @@
+"""The rendering layer: every Rich table, panel and progress bar lives here, and nowhere else.
+
+Results go to stdout; progress, warnings and errors to stderr, so `--json | jq` always works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich import box
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from seqdiag.config import Config, describe
+from seqdiag.diagnosis import Finding
+from seqdiag.report import CompareReport, RunInfo, SampleReport
+from seqdiag.sampling import Trace
+
+ZERO_INPUT = "∅"
+SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
+
+
+MIN_FILE_WIDTH = 120  # when stdout is a file or a pipe, wide enough for the tables, not Rich's 80
+
+
+def stdout_console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(MIN_FILE_WIDTH, console.width))
+    return console
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def error(console: Console, message: str) -> None:
+    console.print(Text("error: ", style="bold red") + Text(message))
+
+
+def header(command: str, config: Config, run: RunInfo) -> Group:
+    title = Text.assemble(
+        (f"seqdiag {command}", "bold"),
+        f"  seed {run.seed} · torch {run.torch_version} · seqdiag {run.seqdiag_version} · ",
+        f"{run.source}, {run.steps_done} steps",
+        (" (interrupted)" if run.interrupted else "", "yellow"),
+    )
+    return Group(title, Text(describe(config), style="dim"))
+
+
+def _input_cell(symbol: str | None) -> str:
+    return ZERO_INPUT if symbol is None else symbol
+
+
+def _prediction_cell(trace: Trace, t: int) -> Text:
+    if t >= len(trace.steps):
+        return Text("—", style="dim")
+    step = trace.steps[t]
+    mark = "✓" if step.correct else "✗"
+    text = Text(f"{step.predicted}{mark}", style="green" if step.correct else "red")
+    if t == trace.first_divergence:
+        text.stylize("reverse")
+    return text
+
+
+def per_step_table(traces: dict[str, Trace]) -> Table:
+    """Target, then per procedure one cell: the input fed, the prediction (right/wrong), p(target)."""
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), title="Per step",
+                  caption=f"cell = input fed → prediction ✓/✗ p(target) · {ZERO_INPUT} = zero vector · "
+                  "reversed = first divergence")
+    table.add_column("t", justify="right", style="dim")
+    table.add_column("target", justify="center")
+    for mode in traces:
+        table.add_column(mode, justify="left", no_wrap=True)
+    first = next(iter(traces.values()))
+    for t, target in enumerate(first.targets):
+        cells: list[str | Text] = [str(t), target]
+        for trace in traces.values():
+            if t < len(trace.steps):
+                step = trace.steps[t]
+                cells.append(Text.assemble((f"{_input_cell(step.input)}→", "dim"), _prediction_cell(trace, t),
+                                           f" {step.p_target:.2f}"))
+            else:
+                cells.append(Text("  — no step", style="dim"))
+        table.add_row(*cells)
+    table.add_section()
+    summary: list[str | Text] = ["", Text("right", style="bold")]
+    summary += [Text(f"{trace.correct_count}/{len(trace.targets)}", style="bold") for trace in traces.values()]
+    table.add_row(*summary)
+    return table
+
+
+def _marked_output(output: str, targets: str) -> Text:
+    text = Text()
+    for got, want in zip(output, targets, strict=False):
+        text.append(got, style="green" if got == want else "bold red")
+    return text
+
+
+def history_table(report: CompareReport, max_rows: int = 16) -> Table:
+    """Each procedure's output at the checkpoints where anything changed, plus change counts and right shares."""
+    history = report.history
+    targets = report.traces["teacher"].targets
+    keep = [0] + [
+        i for i in range(1, len(history)) if history[i].outputs != history[i - 1].outputs
+    ] + [len(history) - 1]
+    keep = sorted(set(keep))
+    if len(keep) > max_rows:  # keep the first, the last, and evenly spread changes between
+        inner = keep[1:-1]
+        stride = len(inner) / (max_rows - 2)
+        keep = [keep[0], *[inner[int(i * stride)] for i in range(max_rows - 2)], keep[-1]]
+    shown_modes = [m for m in report.traces if m != "refeed"]
+    refeed_note = ""
+    if "refeed" in report.traces:
+        same = sum(s.outputs["refeed"] == s.outputs["free"] for s in history)
+        refeed_note = f" · refeed = free at {same}/{len(history)} checkpoints"
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Through training",
+                  caption=f"{len(history)} checkpoints, shown where an output changed"
+                  + (f" ({len(keep)} rows)" if len(keep) < len(history) else "")
+                  + f" · red = wrong symbol{refeed_note}")
+    table.add_column("step", justify="right", no_wrap=True)
+    table.add_column("loss", justify="right", no_wrap=True)
+    for mode in shown_modes:
+        table.add_column(mode, no_wrap=True)
+    for i in keep:
+        snap = history[i]
+        row: list[str | Text] = [str(snap.step), f"{snap.loss:.4f}"]
+        row += [_marked_output(snap.outputs[m], targets) for m in shown_modes]
+        table.add_row(*row)
+    table.add_section()
+    for label, value in (
+        ("changed", lambda s: f"{s.changes}×"),
+        ("pattern right", lambda s: f"at {s.right}/{s.checkpoints}, reverted {s.reverts}×"),
+    ):
+        table.add_row("", label, *[value(report.history_stats[m]) for m in shown_modes], style="bold")
+    return table
+
+
+def finding_text(finding: Finding) -> Text:
+    text = Text()
+    text.append(f"{finding.severity}[{finding.id}]", style=SEVERITY_STYLE[finding.severity])
+    text.append(f": {finding.title}\n", style="bold")
+    text.append(f"  --> {finding.where}\n", style="blue")
+    for line in finding.evidence:
+        text.append("   = ", style="blue")
+        text.append(line + "\n")
+    if finding.help:
+        text.append("  help: ", style="bold green")
+        text.append(finding.help + "\n")
+    return text
+
+
+def verdict_panel(report: CompareReport) -> Panel:
+    verdict = report.verdict
+    parts: list[Text] = [Text(verdict.headline, style="bold"), Text("")]
+    parts += [finding_text(f) for f in verdict.findings]
+    parts.append(Text.assemble(("fix: ", "bold green"), verdict.fix))
+    return Panel(Group(*parts), title="Verdict", title_align="left", border_style="bold")
+
+
+def render_compare(console: Console, report: CompareReport) -> None:
+    console.print(header("compare", report.config, report.run))
+    console.print(per_step_table(report.traces))
+    console.print(history_table(report))
+    console.print(verdict_panel(report))
+
+
+def render_sample(console: Console, report: SampleReport) -> None:
+    trace = report.trace
+    console.print(header(f"sample --mode {report.mode}", report.config, report.run))
+    decoding = (
+        "argmax" if report.decoding.temperature == 0
+        else f"temperature {report.decoding.temperature:g}, top-k {report.decoding.top_k or 'all'}"
+    )
+    console.print(Text.assemble(("generated  ", "bold"), _marked_output(trace.output, trace.targets),
+                                f"   ({decoding})"))
+    console.print(Text.assemble(("target     ", "bold"), trace.targets))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"{report.mode}: per step")
+    for name, justify in (("t", "right"), ("input", "center"), ("predicted", "center"), ("target", "center"),
+                          ("p(pred)", "right"), ("p(target)", "right"), ("entropy", "right"), ("|h|", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for s in trace.steps:
+        norm = sum(v * v for v in s.hidden) ** 0.5
+        table.add_row(str(s.t), _input_cell(s.input), _prediction_cell(trace, s.t), s.target,
+                      f"{s.p_predicted:.3f}", f"{s.p_target:.3f}", f"{s.entropy:.3f}", f"{norm:.2f}")
+    console.print(table)
+    end = {True: "emitted", False: "missed", None: "never reached"}[trace.end_symbol]
+    divergence = "none" if trace.first_divergence is None else f"step {trace.first_divergence}"
+    console.print(f"right {trace.correct_count}/{len(trace.targets)} · first divergence {divergence} · "
+                  f"end symbol {end}")
+
+
+def render_trained(console: Console, config: Config, run: RunInfo, outputs: dict[str, str], loss: float,
+                   out: Path, seconds: float) -> None:
+    console.print(header("train", config, run))
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"After {run.steps_done} steps (loss {loss:.4f})")
+    table.add_column("procedure")
+    table.add_column("output", no_wrap=True)
+    targets = None
+    for mode, output in outputs.items():
+        targets = targets or output
+        table.add_row(mode, output)
+    console.print(table)
+    console.print(f"run saved to [bold]{out}[/] in {seconds:.1f} s · next: seqdiag compare --run {out}")
+
+
+@contextmanager
+def training_progress(console: Console, total: int, enabled: bool = True) -> Iterator:
+    """A progress bar fed by the trainer's on_step callback; yields that callback."""
+    from seqdiag.train import TrainProgress
+
+    progress = Progress(
+        TextColumn("[bold]training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TextColumn("free [green]{task.fields[free]}[/]  zeros [yellow]{task.fields[zeros]}[/]"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not enabled,
+    )
+    task = progress.add_task("train", total=total, loss="—", free="", zeros="")
+
+    def on_step(p: TrainProgress) -> None:
+        if p.step % 10 and p.step != p.total:
+            return
+        fields = {"loss": f"{p.loss:.4f}"}
+        if p.snapshot is not None:
+            fields |= {"free": p.snapshot.outputs.get("free", ""), "zeros": p.snapshot.outputs.get("zeros", "")}
+        progress.update(task, completed=p.step, **fields)
+
+    with progress:
+        yield on_step

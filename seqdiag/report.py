@@ -1,0 +1,157 @@
+"""Reports: what `compare` and `sample` found, as dataclasses, and their JSON form (no Rich here)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from seqdiag import __version__
+from seqdiag.config import Config
+from seqdiag.diagnosis import Evidence, Verdict, diagnose
+from seqdiag.history import HistoryStats, Snapshot, history_stats
+from seqdiag.policy import Decoding, unroll
+from seqdiag.probes import InputNovelty, InputReliance, input_novelty, input_reliance
+from seqdiag.sampling import MODES, Trace, run_procedure, trace_of
+from seqdiag.train import TrainResult, training_policy
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Where a report's model came from."""
+
+    seed: int
+    steps_done: int
+    interrupted: bool
+    source: str  # "trained now" or the run directory
+    torch_version: str = torch.__version__
+    seqdiag_version: str = __version__
+
+
+@dataclass(frozen=True)
+class CompareReport:
+    config: Config
+    run: RunInfo
+    traces: dict[str, Trace]
+    history: list[Snapshot]
+    history_stats: dict[str, HistoryStats]
+    losses: list[float]
+    novelty: dict[str, InputNovelty]
+    reliance: InputReliance
+    verdict: Verdict
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "command": "compare",
+            "config": self.config.to_dict(),
+            "seed": self.run.seed,
+            "run": dataclasses.asdict(self.run),
+            "headline": self.verdict.headline,
+            "fix": self.verdict.fix,
+            "modes": {mode: trace_json(trace) for mode, trace in self.traces.items()},
+            "history": [
+                {"step": s.step, "loss": s.loss, "outputs": s.outputs, "accuracy": s.accuracy} for s in self.history
+            ],
+            "history_stats": {m: dataclasses.asdict(s) for m, s in self.history_stats.items()},
+            "novelty": {m: dataclasses.asdict(n) for m, n in self.novelty.items()},
+            "reliance": dataclasses.asdict(self.reliance),
+            "findings": [dataclasses.asdict(f) for f in self.verdict.findings],
+        }
+
+
+def trace_json(trace: Trace, with_hidden: bool = False) -> dict[str, Any]:
+    steps = []
+    for s in trace.steps:
+        step: dict[str, Any] = {
+            "t": s.t,
+            "input": s.input,
+            "predicted": s.predicted,
+            "target": s.target,
+            "correct": s.correct,
+            "p_target": s.p_target,
+            "p_predicted": s.p_predicted,
+            "entropy": s.entropy,
+        }
+        if with_hidden:
+            step["hidden"] = s.hidden
+        steps.append(step)
+    return {
+        "output": trace.output,
+        "targets": trace.targets,
+        "steps": steps,
+        "accuracy": trace.accuracy,
+        "pattern_accuracy": trace.pattern_accuracy,
+        "end_symbol": trace.end_symbol,
+        "first_divergence": trace.first_divergence,
+    }
+
+
+def build_compare(result: TrainResult, source: str, decoding: Decoding = Decoding()) -> CompareReport:
+    """Run every procedure on the trained model, probe it, and diagnose (model 0 of the stack)."""
+    model, sequence, config = result.model, result.sequence, result.config
+    generator = torch.Generator().manual_seed(config.seed)
+    rollouts = {m: run_procedure(model, sequence, m, decoding, generator=generator) for m in MODES}
+    traces = {m: trace_of(r, sequence, m) for m, r in rollouts.items()}
+    # What training fed, under its own policy (open-loop policies are exact; closed-loop ones are re-run).
+    train_fed = run_procedure(model, sequence, "teacher").inputs[0, 0]
+    if config.train.policy != "teacher":
+        with torch.no_grad():
+            true_inputs = sequence.input_vectors()[None, None].to(model.embed_weight.device)
+            fed = unroll(model, true_inputs, training_policy(config.train, result.steps_done)).inputs[0, 0]
+        train_fed = torch.cat([train_fed, fed]) if config.train.policy == "scheduled" else fed
+    novelty = {m: input_novelty(train_fed, r.inputs[0, 0]) for m, r in rollouts.items()}
+    reliance = input_reliance(model, sequence)
+    symbols = sequence.vocabulary.symbols
+    training_symbols = sorted(
+        {None if float(v.abs().sum()) == 0 else symbols[int(v.argmax())] for v in train_fed.cpu()},
+        key=lambda s: (s is None, s or ""),
+    )
+    evidence = Evidence(traces, result.history, novelty, reliance, training_symbols, config.train.policy,
+                        result.steps_done)
+    targets = sequence.target_text()
+    return CompareReport(
+        config=config,
+        run=RunInfo(config.seed, result.steps_done, result.interrupted, source),
+        traces=traces,
+        history=result.history,
+        history_stats={m: history_stats(result.history, m, targets) for m in MODES},
+        losses=result.losses[0],
+        novelty=novelty,
+        reliance=reliance,
+        verdict=diagnose(evidence),
+    )
+
+
+@dataclass(frozen=True)
+class SampleReport:
+    config: Config
+    run: RunInfo
+    mode: str
+    decoding: Decoding
+    trace: Trace
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "command": "sample",
+            "config": self.config.to_dict(),
+            "seed": self.run.seed,
+            "run": dataclasses.asdict(self.run),
+            "mode": self.mode,
+            "temperature": self.decoding.temperature,
+            "top_k": self.decoding.top_k,
+            **trace_json(self.trace, with_hidden=True),
+        }
+
+
+def build_sample(result: TrainResult, source: str, mode: str, decoding: Decoding) -> SampleReport:
+    generator = torch.Generator().manual_seed(result.config.seed)
+    rollout = run_procedure(result.model, result.sequence, mode, decoding, generator=generator)
+    trace = trace_of(rollout, result.sequence, mode)
+    run = RunInfo(result.config.seed, result.steps_done, result.interrupted, source)
+    return SampleReport(result.config, run, mode, decoding, trace)
