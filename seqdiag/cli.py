@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,14 +31,14 @@ app = typer.Typer(
 )
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     teacher = "teacher"
     free = "free"
     zeros = "zeros"
     refeed = "refeed"
 
 
-class Device(str, Enum):
+class Device(StrEnum):
     cpu = "cpu"
     cuda = "cuda"
     auto = "auto"
@@ -46,7 +46,9 @@ class Device(str, Enum):
 
 ConfigOpt = Annotated[
     str | None,
-    typer.Option("--config", "-c", help="Preset name (original, alternating, ...) or a TOML file. Default: the 2015 setup."),
+    typer.Option(
+        "--config", "-c", help="Preset name (original, alternating, ...) or a TOML file. Default: the 2015 setup."
+    ),
 ]
 SetOpt = Annotated[
     list[str] | None,
@@ -116,8 +118,13 @@ def _train_now(config: Config, device: str, show_progress: bool):
 
 
 def _trained(
-    run: Path | None, config: str | None, overrides: list[str] | None, seed: int | None, device: str,
-    sample: dict[str, Any] | None, show_progress: bool,
+    run: Path | None,
+    config: str | None,
+    overrides: list[str] | None,
+    seed: int | None,
+    device: str,
+    sample: dict[str, Any] | None,
+    show_progress: bool,
 ):
     """A trained model: loaded from --run, or trained now from the config. Returns (result, source)."""
     if run is not None:
@@ -138,7 +145,9 @@ def train(
     config: ConfigOpt = None,
     set_: SetOpt = None,
     seed: SeedOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/<pattern>-...).")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/<pattern>-...).")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run directory.")] = False,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
@@ -167,8 +176,9 @@ def train(
         from seqdiag.report import RunInfo
 
         info = RunInfo(resolved.seed, result.steps_done, result.interrupted, "trained now")
-        render_trained(stdout_console(), resolved, info, summary["final_outputs"], summary["final_loss"], target,
-                       result.seconds)
+        render_trained(
+            stdout_console(), resolved, info, summary["final_outputs"], summary["final_loss"], target, result.seconds
+        )
 
 
 @app.command()
@@ -260,16 +270,28 @@ def presets(json_: JsonOpt = False) -> None:
     for name in preset_names():
         _, data = read_config_data(name)
         cfg = load_config(name)
-        rows.append({"name": name, "pattern": cfg.sequence.pattern, "length": cfg.sequence.length,
-                     "cell": cfg.model.cell, "gate": cfg.model.gate, "optimizer": cfg.train.optimizer,
-                     "lr": cfg.train.lr, "steps": cfg.train.steps, "keys": sorted(data)})
+        rows.append(
+            {
+                "name": name,
+                "pattern": cfg.sequence.pattern,
+                "length": cfg.sequence.length,
+                "cell": cfg.model.cell,
+                "gate": cfg.model.gate,
+                "optimizer": cfg.train.optimizer,
+                "lr": cfg.train.lr,
+                "steps": cfg.train.steps,
+                "keys": sorted(data),
+            }
+        )
     if json_:
         _print_json({"command": "presets", "presets": rows})
         return
     console = Console(highlight=False)
     for row in rows:
-        console.print(f"[bold]{row['name']:<12}[/] pattern {row['pattern']!r} × {row['length']}, {row['cell']} "
-                      f"({row['gate']}), {row['optimizer']} lr {row['lr']:g}, {row['steps']} steps")
+        console.print(
+            f"[bold]{row['name']:<12}[/] pattern {row['pattern']!r} × {row['length']}, {row['cell']} "
+            f"({row['gate']}), {row['optimizer']} lr {row['lr']:g}, {row['steps']} steps"
+        )
 
 
 def main() -> None:

@@ -290,18 +290,14 @@ def read_config_data(name_or_path: str) -> tuple[str, dict[str, Any]]:
             raise ConfigError(f"{path}: cannot read: {exc}") from None
         origin = str(path)
     else:
-        raise ConfigError(
-            f"--config {name_or_path!r}: no such file or preset; presets: {', '.join(preset_names())}"
-        )
+        raise ConfigError(f"--config {name_or_path!r}: no such file or preset; presets: {', '.join(preset_names())}")
     try:
         return origin, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: malformed TOML: {exc}") from None
 
 
-def load_config(
-    name_or_path: str | None = None, overrides: list[str] | None = None, seed: int | None = None
-) -> Config:
+def load_config(name_or_path: str | None = None, overrides: list[str] | None = None, seed: int | None = None) -> Config:
     """Resolve a config: the embedded default (the 2015 setup) or a preset/file, then overrides, then seed.
 
     Raises:
@@ -324,7 +320,9 @@ def describe(config: Config) -> str:
     parts = [f"seed={config.seed}"]
     for name in SECTIONS:
         section = getattr(config, name)
-        items = " ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v:g}" if isinstance(v, float)
-                         else f"{k}={v}" for k, v in dataclasses.asdict(section).items())
+        items = " ".join(
+            f"{k}={v!r}" if isinstance(v, str) else f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in dataclasses.asdict(section).items()
+        )
         parts.append(f"[{name}] {items}")
     return "  ".join(parts)

@@ -73,31 +73,43 @@ def _converged(ev: Evidence, stats: dict[str, HistoryStats]) -> Finding:
     teacher = ev.traces["teacher"]
     n = len(teacher.targets)
     pattern_ok = teacher.pattern_accuracy == 1.0
-    since = stats["teacher"].stable_from
     final_loss = ev.history[-1].loss if ev.history else float("nan")
-    pattern_since = next(
-        (s.step for i, s in enumerate(ev.history)
-         if all(h.outputs["teacher"][:-1] == teacher.targets[:-1] for h in ev.history[i:])),
-        None,
-    )
+    pattern_since = stats["teacher"].stable_from
     evidence = [
         f"final loss {final_loss:.4f} after {ev.steps} steps",
         f"teacher-forced predicts {teacher.correct_count}/{n} targets"
         + (f", first wrong at step {teacher.first_divergence}" if teacher.first_divergence is not None else ""),
-        f"pattern right at every checkpoint since step {pattern_since}" if pattern_since is not None
+        f"pattern right at every checkpoint since step {pattern_since}"
+        if pattern_since is not None
         else "the pattern is never right at every later checkpoint",
     ]
-    data = {"final_loss": final_loss, "teacher_correct": teacher.correct_count, "targets": n,
-            "pattern_right_since": pattern_since, "all_right_since": since}
+    data = {
+        "final_loss": final_loss,
+        "teacher_correct": teacher.correct_count,
+        "targets": n,
+        "pattern_right_since": pattern_since,
+    }
     if pattern_ok:
-        return Finding("training-converged", "note",
-                       f"training converged: teacher-forced gets the pattern right ({teacher.correct_count}/{n})",
-                       "teacher", evidence, None, 0, data)
-    return Finding("training-not-converged", "error",
-                   f"training did not converge: teacher-forced gets {teacher.correct_count}/{n} targets",
-                   f"teacher, steps {_fmt_steps([s.t for s in teacher.steps if not s.correct])}", evidence,
-                   "train longer (--set train.steps=...) or with a larger learning rate (--set train.lr=...)",
-                   sum(_wrong(t) for t in ev.traces.values()), data)
+        return Finding(
+            "training-converged",
+            "note",
+            f"training converged: teacher-forced gets the pattern right ({teacher.correct_count}/{n})",
+            "teacher",
+            evidence,
+            None,
+            0,
+            data,
+        )
+    return Finding(
+        "training-not-converged",
+        "error",
+        f"training did not converge: teacher-forced gets {teacher.correct_count}/{n} targets",
+        f"teacher, steps {_fmt_steps([s.t for s in teacher.steps if not s.correct])}",
+        evidence,
+        "train longer (--set train.steps=...) or with a larger learning rate (--set train.lr=...)",
+        sum(_wrong(t) for t in ev.traces.values()),
+        data,
+    )
 
 
 def _end_symbol(ev: Evidence) -> Finding | None:
@@ -106,11 +118,15 @@ def _end_symbol(ev: Evidence) -> Finding | None:
         return None
     last = teacher.steps[-1]
     return Finding(
-        "end-symbol-not-learned", "warning",
+        "end-symbol-not-learned",
+        "warning",
         f"the end symbol is not learned: teacher-forced predicts {last.predicted!r} at step {last.t}",
         f"teacher, step {last.t}",
-        [f"p(end symbol {last.target!r}) = {last.p_target:.3f} at step {last.t}",
-         f"emitting it needs the model to count {len(teacher.targets) - 1} steps; the pattern needs only the last input"],
+        [
+            f"p(end symbol {last.target!r}) = {last.p_target:.3f} at step {last.t}",
+            f"emitting it needs the model to count {len(teacher.targets) - 1} steps; "
+            "the pattern needs only the last input",
+        ],
         "train longer; counting is learned long after the pattern",
         sum(1 for t in ev.traces.values() if t.end_symbol is False),
         {"p_end_symbol": last.p_target},
@@ -127,7 +143,8 @@ def _free_matches(ev: Evidence) -> Finding:
         f"{teacher.correct_count})",
         f"equal to teacher-forced on steps 0–{upto}"
         + (" (up to and including the first teacher-forced error)" if d is not None else " (every step)")
-        if equal_prefix else f"differs from teacher-forced before step {upto}",
+        if equal_prefix
+        else f"differs from teacher-forced before step {upto}",
     ]
     refeed = ev.traces.get("refeed")
     refeed_equal = None
@@ -135,18 +152,35 @@ def _free_matches(ev: Evidence) -> Finding:
         refeed_equal = refeed.output == free.output
         evidence.append(
             "refeed (no carried state, prefix re-run each step) gives the same output step for step"
-            if refeed_equal else f"refeed differs from free-running: {refeed.output} vs {free.output}"
+            if refeed_equal
+            else f"refeed differs from free-running: {refeed.output} vs {free.output}"
         )
-    data = {"free_correct": free.correct_count, "equal_to_teacher_through": upto if equal_prefix else None,
-            "refeed_equal": refeed_equal}
+    data = {
+        "free_correct": free.correct_count,
+        "equal_to_teacher_through": upto if equal_prefix else None,
+        "refeed_equal": refeed_equal,
+    }
     if equal_prefix:
-        return Finding("free-matches-teacher", "note",
-                       f"free-running reproduces teacher forcing ({free.correct_count}/{len(free.targets)})",
-                       f"free, steps 0–{upto}", evidence, None, 0, data)
-    return Finding("free-differs-from-teacher", "warning",
-                   "free-running departs from teacher forcing before any teacher-forced error",
-                   "free", evidence, "with temperature sampling this is expected; with argmax it is a bug",
-                   _wrong(free), data)
+        return Finding(
+            "free-matches-teacher",
+            "note",
+            f"free-running reproduces teacher forcing ({free.correct_count}/{len(free.targets)})",
+            f"free, steps 0–{upto}",
+            evidence,
+            None,
+            0,
+            data,
+        )
+    return Finding(
+        "free-differs-from-teacher",
+        "warning",
+        "free-running departs from teacher forcing before any teacher-forced error",
+        "free",
+        evidence,
+        "with temperature sampling this is expected; with argmax it is a bug",
+        _wrong(free),
+        data,
+    )
 
 
 def _zeros_findings(ev: Evidence, stats: dict[str, HistoryStats]) -> list[Finding]:
@@ -160,74 +194,110 @@ def _zeros_findings(ev: Evidence, stats: dict[str, HistoryStats]) -> list[Findin
     drift_line = (
         f"its hidden state leaves the teacher-forced trajectory at step {drift.left_at} (distance > "
         f"{drift.tolerance:g}) and reaches {max(drift.distances):.2f}"
-        if drift.left_at is not None else
-        f"its hidden state stays within {drift.tolerance:g} of the teacher-forced trajectory"
+        if drift.left_at is not None
+        else f"its hidden state stays within {drift.tolerance:g} of the teacher-forced trajectory"
     )
     if novelty.unseen:
-        findings.append(Finding(
-            "zeros-unseen-inputs", "error" if pattern_wrong else "warning",
-            f"the zeros procedure feeds inputs the model never saw in training ({novelty.unseen}/{novelty.fed})",
-            f"zeros, steps {_fmt_steps(novelty.unseen_steps)}",
-            [f"{novelty.zero_vectors} of its {novelty.fed} inputs are zero vectors; training ({ev.train_policy}) "
-             f"fed only {known}",
-             f"nearest training input at distance {novelty.nearest_distance:.2f}",
-             drift_line,
-             f"it predicts {zeros.correct_count}/{len(zeros.targets)} targets"
-             + (f", first wrong at step {zeros.first_divergence}" if zeros.first_divergence is not None else "")],
-            "feed the model its own previous prediction and carry the state (seqdiag sample --mode free)",
-            pattern_wrong,
-            {"fed": novelty.fed, "unseen": novelty.unseen, "zero_vectors": novelty.zero_vectors,
-             "nearest_distance": novelty.nearest_distance, "zeros_correct": zeros.correct_count,
-             "hidden_left_at": drift.left_at, "hidden_max_distance": max(drift.distances, default=0.0)},
-        ))
+        findings.append(
+            Finding(
+                "zeros-unseen-inputs",
+                "error" if pattern_wrong else "warning",
+                f"the zeros procedure feeds inputs the model never saw in training ({novelty.unseen}/{novelty.fed})",
+                f"zeros, steps {_fmt_steps(novelty.unseen_steps)}",
+                [
+                    f"{novelty.zero_vectors} of its {novelty.fed} inputs are zero vectors; "
+                    f"training ({ev.train_policy}) fed only {known}",
+                    f"nearest training input at distance {novelty.nearest_distance:.2f}",
+                    drift_line,
+                    f"it predicts {zeros.correct_count}/{len(zeros.targets)} targets"
+                    + (f", first wrong at step {zeros.first_divergence}" if zeros.first_divergence is not None else ""),
+                ],
+                "feed the model its own previous prediction and carry the state (seqdiag sample --mode free)",
+                pattern_wrong,
+                {
+                    "fed": novelty.fed,
+                    "unseen": novelty.unseen,
+                    "zero_vectors": novelty.zero_vectors,
+                    "nearest_distance": novelty.nearest_distance,
+                    "zeros_correct": zeros.correct_count,
+                    "hidden_left_at": drift.left_at,
+                    "hidden_max_distance": max(drift.distances, default=0.0),
+                },
+            )
+        )
     r = ev.reliance
-    findings.append(Finding(
-        "output-follows-input", "warning" if r.changed_by_other_symbol else "note",
-        f"the prediction depends on the input fed: another symbol changes {r.changed_by_other_symbol}/"
-        f"{r.other_symbol_trials} teacher-forced predictions, a zero vector {r.changed_by_zero_input}/{r.steps}",
-        f"teacher-forced states, steps 1–{r.steps}",
-        [f"another symbol as input changes {r.changed_by_other_symbol}/{r.other_symbol_trials} "
-         f"({r.other_symbol_share:.0%}) predictions",
-         f"a zero vector as input changes {r.changed_by_zero_input}/{r.steps} ({r.zero_input_share:.0%})",
-         f"resetting the state (true input kept) changes {r.changed_by_state_reset}/{r.steps} "
-         f"({r.state_reset_share:.0%})",
-         "training fixed the response to the three inputs it fed; the response to a zero vector, and to the states "
-         "it leads to, was never trained"],
-        "feed the input that carries the information, the previous symbol, as training did",
-        min(pattern_wrong, r.changed_by_zero_input),
-        {"other_symbol_changed": r.changed_by_other_symbol, "other_symbol_trials": r.other_symbol_trials,
-         "zero_input_changed": r.changed_by_zero_input, "state_reset_changed": r.changed_by_state_reset,
-         "steps": r.steps},
-    ))
+    findings.append(
+        Finding(
+            "output-follows-input",
+            "warning" if r.changed_by_other_symbol else "note",
+            f"the prediction depends on the input fed: another symbol changes {r.changed_by_other_symbol}/"
+            f"{r.other_symbol_trials} teacher-forced predictions, a zero vector {r.changed_by_zero_input}/{r.steps}",
+            f"teacher-forced states, steps 1–{r.steps}",
+            [
+                f"another symbol as input changes {r.changed_by_other_symbol}/{r.other_symbol_trials} "
+                f"({r.other_symbol_share:.0%}) predictions",
+                f"a zero vector as input changes {r.changed_by_zero_input}/{r.steps} ({r.zero_input_share:.0%})",
+                f"resetting the state (true input kept) changes {r.changed_by_state_reset}/{r.steps} "
+                f"({r.state_reset_share:.0%})",
+                "training fixed the response to the inputs it fed; the response to a zero vector, "
+                "and to the states it leads to, was never trained",
+            ],
+            "feed the input that carries the information, the previous symbol, as training did",
+            min(pattern_wrong, r.changed_by_zero_input),
+            {
+                "other_symbol_changed": r.changed_by_other_symbol,
+                "other_symbol_trials": r.other_symbol_trials,
+                "zero_input_changed": r.changed_by_zero_input,
+                "state_reset_changed": r.changed_by_state_reset,
+                "steps": r.steps,
+            },
+        )
+    )
     z, t = stats["zeros"], stats["teacher"]
     if z.checkpoints > 1:
-        findings.append(Finding(
-            "zeros-drifts", "warning" if z.changes > t.changes else "note",
-            f"the zeros output keeps changing through training ({z.changes} changes over {z.checkpoints} "
-            f"checkpoints)",
-            "history, zeros",
-            [f"the pattern was right at {z.right}/{z.checkpoints} checkpoints"
-             + (f" (steps {_fmt_steps_compact(z.right_steps)})" if z.right_steps else ""),
-             f"it went from right back to wrong {z.reverts}×" if z.right else "it was never right",
-             f"teacher-forced changed {t.changes}× and has been right since step {t.stable_from}"
-             if t.stable_from is not None else f"teacher-forced changed {t.changes}×"],
-            "nothing in training pins the output at a zero input, so each update moves it",
-            min(pattern_wrong, 1) if z.changes > t.changes else 0,
-            {"changes": z.changes, "checkpoints": z.checkpoints, "right": z.right, "reverts": z.reverts,
-             "teacher_changes": t.changes},
-        ))
+        findings.append(
+            Finding(
+                "zeros-drifts",
+                "warning" if z.changes > t.changes else "note",
+                f"the zeros output keeps changing through training ({z.changes} changes over {z.checkpoints} "
+                f"checkpoints)",
+                "history, zeros",
+                [
+                    f"the pattern was right at {z.right}/{z.checkpoints} checkpoints"
+                    + (f" (steps {_fmt_steps_compact(z.right_steps)})" if z.right_steps else ""),
+                    f"it went from right back to wrong {z.reverts}×" if z.right else "it was never right",
+                    f"teacher-forced changed {t.changes}× and has been right since step {t.stable_from}"
+                    if t.stable_from is not None
+                    else f"teacher-forced changed {t.changes}×",
+                ],
+                "nothing in training pins the output at a zero input, so each update moves it",
+                min(pattern_wrong, 1) if z.changes > t.changes else 0,
+                {
+                    "changes": z.changes,
+                    "checkpoints": z.checkpoints,
+                    "right": z.right,
+                    "reverts": z.reverts,
+                    "teacher_changes": t.changes,
+                },
+            )
+        )
     if zeros.end_symbol is None:
-        findings.append(Finding(
-            "zeros-cannot-end", "warning",
-            f"the zeros procedure cannot emit the end symbol: it runs {len(zeros.steps)} steps for "
-            f"{len(zeros.targets)} targets",
-            f"zeros, step {len(zeros.steps)}",
-            [f"one pass over the start symbol and {len(zeros.steps) - 1} zero vectors yields {len(zeros.steps)} "
-             f"outputs; the end symbol {zeros.targets[-1]!r} is target {len(zeros.targets) - 1}"],
-            "run one step per target, feeding predictions back, until the end symbol appears",
-            wrong - pattern_wrong,
-            {"steps": len(zeros.steps), "targets": len(zeros.targets)},
-        ))
+        findings.append(
+            Finding(
+                "zeros-cannot-end",
+                "warning",
+                f"the zeros procedure cannot emit the end symbol: it runs {len(zeros.steps)} steps for "
+                f"{len(zeros.targets)} targets",
+                f"zeros, step {len(zeros.steps)}",
+                [
+                    f"one pass over the start symbol and {len(zeros.steps) - 1} zero vectors yields {len(zeros.steps)} "
+                    f"outputs; the end symbol {zeros.targets[-1]!r} is target {len(zeros.targets) - 1}"
+                ],
+                "run one step per target, feeding predictions back, until the end symbol appears",
+                wrong - pattern_wrong,
+                {"steps": len(zeros.steps), "targets": len(zeros.targets)},
+            )
+        )
     return findings
 
 
@@ -241,7 +311,10 @@ def diagnose(ev: Evidence) -> Verdict:
     targets = ev.traces["teacher"].targets
     stats = {m: history_stats(ev.history, m, targets) for m in ev.traces}
     candidates: list[Finding | None] = [
-        _converged(ev, stats), _end_symbol(ev), _free_matches(ev), *_zeros_findings(ev, stats)
+        _converged(ev, stats),
+        _end_symbol(ev),
+        _free_matches(ev),
+        *_zeros_findings(ev, stats),
     ]
     findings = [f for f in candidates if f is not None]
     order = {f.id: i for i, f in enumerate(findings)}  # causes are listed before symptoms
@@ -249,16 +322,24 @@ def diagnose(ev: Evidence) -> Verdict:
     teacher, free, zeros = ev.traces["teacher"], ev.traces["free"], ev.traces["zeros"]
     n = len(teacher.targets)
     if teacher.pattern_accuracy < 1.0:
-        headline = (f"Training has not converged (teacher-forced {teacher.correct_count}/{n}); "
-                    "no sampler can do better than the model.")
+        headline = (
+            f"Training has not converged (teacher-forced {teacher.correct_count}/{n}); "
+            "no sampler can do better than the model."
+        )
     else:
-        zeros_part = (f"the zeros sampler does not ({zeros.correct_count}/{n}): it feeds inputs the model never saw"
-                      if zeros.pattern_accuracy < 1.0 else
-                      f"the zeros sampler happens to match at the end ({zeros.correct_count}/{n}), though "
-                      "its inputs were never seen in training")
-        headline = (f"Training converged (teacher-forced {teacher.correct_count}/{n}); free-running matches it "
-                    f"({free.correct_count}/{n}); {zeros_part}.")
-    fix = ("Sample free-running: start from the start symbol, feed each prediction back as the next input and "
-           f"carry the state (`seqdiag sample --mode free`: {free.correct_count}/{n} here) — or train on the "
-           "inputs you will sample with (train.policy).")
+        zeros_part = (
+            f"the zeros sampler does not ({zeros.correct_count}/{n}): it feeds inputs the model never saw"
+            if zeros.pattern_accuracy < 1.0
+            else f"the zeros sampler happens to match at the end ({zeros.correct_count}/{n}), though "
+            "its inputs were never seen in training"
+        )
+        headline = (
+            f"Training converged (teacher-forced {teacher.correct_count}/{n}); free-running matches it "
+            f"({free.correct_count}/{n}); {zeros_part}."
+        )
+    fix = (
+        "Sample free-running: start from the start symbol, feed each prediction back as the next input and "
+        f"carry the state (`seqdiag sample --mode free`: {free.correct_count}/{n} here) — or train on the "
+        "inputs you will sample with (train.policy)."
+    )
     return Verdict(headline, fix, findings)

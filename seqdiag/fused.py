@@ -37,6 +37,7 @@ HARD_OFFSET = 0.5
 FAST_TANH_MIN_ELEMENTS = 2048
 
 FUSED_CELLS = ("lstm", "gru", "rnn")
+FUSED_GATES = ("hard_sigmoid", "sigmoid")
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,11 @@ def _gru_backward(spec, acts, recurrent, diff, hidden, h0, weight_hh, d_hidden):
     d_h_all = acts.new_empty(steps, n, b, h)
     w_t = weight_hh.transpose(1, 2)
     z_s, d_hid, d_recs, coeffs, dhs = (
-        z.unbind(0), d_hidden.unbind(0), d_rec.unbind(0), coeff_rec.unbind(0), d_h_all.unbind(0)
+        z.unbind(0),
+        d_hidden.unbind(0),
+        d_rec.unbind(0),
+        coeff_rec.unbind(0),
+        d_h_all.unbind(0),
     )
     for t in range(steps - 1, -1, -1):
         if t == steps - 1:

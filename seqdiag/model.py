@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqdiag import fused
 from seqdiag.config import ModelConfig
 
 State = tuple[torch.Tensor, ...]  # each (N, B, H); state[0] is the hidden state h
@@ -130,14 +131,29 @@ class SequenceModel(nn.Module):
         state = self.advance(self.project_input(x), state)
         return self.readout(state[0]), state
 
-    def forward(
-        self, x: torch.Tensor, state: State | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, State]:
-        """Run a known input sequence (N, B, T, V); returns logits (N, B, T, V), hidden (N, B, T, H), state."""
+    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """Run a known input sequence (N, B, T, V); returns logits (N, B, T, V), hidden (N, B, T, H), state.
+
+        The recurrence runs in `seqdiag.fused` (one autograd node with a hand-written backward), which
+        computes what `forward_stepwise` does through `advance`, at a fraction of the per-op overhead.
+        """
         projected = self.project_input(x)  # (N, B, T, G*H)
         state = self.initial_state(x.shape[1]) if state is None else state
+        if self.cell in fused.FUSED_CELLS and self.config.gate in fused.FUSED_GATES:
+            hidden, state = fused.recurrence(self.cell, self.config.gate, projected, self.cell_weight_hh, state)
+            return self.readout(hidden), hidden, state
+        return self._run_stepwise(projected, state)
+
+    def forward_stepwise(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, State]:
+        """`forward` by plain autograd through `advance`, one step at a time: the reference the fused path is
+        tested against, and the fallback for cells or gates it does not cover."""
+        projected = self.project_input(x)
+        state = self.initial_state(x.shape[1]) if state is None else state
+        return self._run_stepwise(projected, state)
+
+    def _run_stepwise(self, projected: torch.Tensor, state: State) -> tuple[torch.Tensor, torch.Tensor, State]:
         hiddens = []
-        for t in range(x.shape[2]):
+        for t in range(projected.shape[2]):
             state = self.advance(projected[:, :, t], state)
             hiddens.append(state[0])
         hidden = torch.stack(hiddens, dim=2)

@@ -54,7 +54,9 @@ class HiddenDrift:
     left_at: int | None  # first step beyond the tolerance; None if it never leaves
 
 
-def hidden_drift(reference: list[list[float]], other: list[list[float]], tolerance: float = DRIFT_TOLERANCE) -> HiddenDrift:
+def hidden_drift(
+    reference: list[list[float]], other: list[list[float]], tolerance: float = DRIFT_TOLERANCE
+) -> HiddenDrift:
     """L2 distance per step between two hidden-state trajectories (the shorter one sets the length)."""
     steps = min(len(reference), len(other))
     ref = torch.tensor(reference[:steps])

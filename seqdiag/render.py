@@ -70,9 +70,14 @@ def _prediction_cell(trace: Trace, t: int) -> Text:
 
 def per_step_table(traces: dict[str, Trace]) -> Table:
     """Target, then per procedure one cell: the input fed, the prediction (right/wrong), p(target)."""
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1), title="Per step",
-                  caption=f"cell = input fed → prediction ✓/✗ p(target) · {ZERO_INPUT} = zero vector · "
-                  "reversed = first divergence")
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        padding=(0, 1),
+        title="Per step",
+        caption=f"cell = input fed → prediction ✓/✗ p(target) · {ZERO_INPUT} = zero vector · "
+        "reversed = first divergence",
+    )
     table.add_column("t", justify="right", style="dim")
     table.add_column("target", justify="center")
     for mode in traces:
@@ -83,8 +88,11 @@ def per_step_table(traces: dict[str, Trace]) -> Table:
         for trace in traces.values():
             if t < len(trace.steps):
                 step = trace.steps[t]
-                cells.append(Text.assemble((f"{_input_cell(step.input)}→", "dim"), _prediction_cell(trace, t),
-                                           f" {step.p_target:.2f}"))
+                cells.append(
+                    Text.assemble(
+                        (f"{_input_cell(step.input)}→", "dim"), _prediction_cell(trace, t), f" {step.p_target:.2f}"
+                    )
+                )
             else:
                 cells.append(Text("  — no step", style="dim"))
         table.add_row(*cells)
@@ -106,9 +114,9 @@ def history_table(report: CompareReport, max_rows: int = 16) -> Table:
     """Each procedure's output at the checkpoints where anything changed, plus change counts and right shares."""
     history = report.history
     targets = report.traces["teacher"].targets
-    keep = [0] + [
-        i for i in range(1, len(history)) if history[i].outputs != history[i - 1].outputs
-    ] + [len(history) - 1]
+    keep = (
+        [0] + [i for i in range(1, len(history)) if history[i].outputs != history[i - 1].outputs] + [len(history) - 1]
+    )
     keep = sorted(set(keep))
     if len(keep) > max_rows:  # keep the first, the last, and evenly spread changes between
         inner = keep[1:-1]
@@ -119,10 +127,14 @@ def history_table(report: CompareReport, max_rows: int = 16) -> Table:
     if "refeed" in report.traces:
         same = sum(s.outputs["refeed"] == s.outputs["free"] for s in history)
         refeed_note = f" · refeed = free at {same}/{len(history)} checkpoints"
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Through training",
-                  caption=f"{len(history)} checkpoints, shown where an output changed"
-                  + (f" ({len(keep)} rows)" if len(keep) < len(history) else "")
-                  + f" · red = wrong symbol{refeed_note}")
+    table = Table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title="Through training",
+        caption=f"{len(history)} checkpoints, shown where an output changed"
+        + (f" ({len(keep)} rows)" if len(keep) < len(history) else "")
+        + f" · red = wrong symbol{refeed_note}",
+    )
     table.add_column("step", justify="right", no_wrap=True)
     table.add_column("loss", justify="right", no_wrap=True)
     for mode in shown_modes:
@@ -174,29 +186,49 @@ def render_sample(console: Console, report: SampleReport) -> None:
     trace = report.trace
     console.print(header(f"sample --mode {report.mode}", report.config, report.run))
     decoding = (
-        "argmax" if report.decoding.temperature == 0
+        "argmax"
+        if report.decoding.temperature == 0
         else f"temperature {report.decoding.temperature:g}, top-k {report.decoding.top_k or 'all'}"
     )
-    console.print(Text.assemble(("generated  ", "bold"), _marked_output(trace.output, trace.targets),
-                                f"   ({decoding})"))
+    console.print(
+        Text.assemble(("generated  ", "bold"), _marked_output(trace.output, trace.targets), f"   ({decoding})")
+    )
     console.print(Text.assemble(("target     ", "bold"), trace.targets))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"{report.mode}: per step")
-    for name, justify in (("t", "right"), ("input", "center"), ("predicted", "center"), ("target", "center"),
-                          ("p(pred)", "right"), ("p(target)", "right"), ("entropy", "right"), ("|h|", "right")):
+    for name, justify in (
+        ("t", "right"),
+        ("input", "center"),
+        ("predicted", "center"),
+        ("target", "center"),
+        ("p(pred)", "right"),
+        ("p(target)", "right"),
+        ("entropy", "right"),
+        ("|h|", "right"),
+    ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for s in trace.steps:
         norm = sum(v * v for v in s.hidden) ** 0.5
-        table.add_row(str(s.t), _input_cell(s.input), _prediction_cell(trace, s.t), s.target,
-                      f"{s.p_predicted:.3f}", f"{s.p_target:.3f}", f"{s.entropy:.3f}", f"{norm:.2f}")
+        table.add_row(
+            str(s.t),
+            _input_cell(s.input),
+            _prediction_cell(trace, s.t),
+            s.target,
+            f"{s.p_predicted:.3f}",
+            f"{s.p_target:.3f}",
+            f"{s.entropy:.3f}",
+            f"{norm:.2f}",
+        )
     console.print(table)
     end = {True: "emitted", False: "missed", None: "never reached"}[trace.end_symbol]
     divergence = "none" if trace.first_divergence is None else f"step {trace.first_divergence}"
-    console.print(f"right {trace.correct_count}/{len(trace.targets)} · first divergence {divergence} · "
-                  f"end symbol {end}")
+    console.print(
+        f"right {trace.correct_count}/{len(trace.targets)} · first divergence {divergence} · end symbol {end}"
+    )
 
 
-def render_trained(console: Console, config: Config, run: RunInfo, outputs: dict[str, str], loss: float,
-                   out: Path, seconds: float) -> None:
+def render_trained(
+    console: Console, config: Config, run: RunInfo, outputs: dict[str, str], loss: float, out: Path, seconds: float
+) -> None:
     console.print(header("train", config, run))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"After {run.steps_done} steps (loss {loss:.4f})")
     table.add_column("procedure")

@@ -111,8 +111,9 @@ def build_compare(result: TrainResult, source: str, decoding: Decoding = Decodin
         {None if float(v.abs().sum()) == 0 else symbols[int(v.argmax())] for v in train_fed.cpu()},
         key=lambda s: (s is None, s or ""),
     )
-    evidence = Evidence(traces, result.history, novelty, reliance, training_symbols, config.train.policy,
-                        result.steps_done)
+    evidence = Evidence(
+        traces, result.history, novelty, reliance, training_symbols, config.train.policy, result.steps_done
+    )
     targets = sequence.target_text()
     return CompareReport(
         config=config,
