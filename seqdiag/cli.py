@@ -80,7 +80,7 @@ def _user_errors(debug: bool) -> Iterator[None]:
     except (SeqdiagError, RunFailure) as exc:
         if debug:
             raise
-        _stderr().print(Text("error: ", style="bold red") + Text(str(exc)))
+        _stderr().print(Text("error: ", style="bold red") + Text(str(exc)), soft_wrap=True)
         raise typer.Exit(code=exc.exit_code) from None
     except KeyboardInterrupt:
         if debug:

@@ -1,0 +1,18 @@
+"""Every preset in configs/ loads and trains a few steps through compare."""
+
+import pytest
+
+from seqdiag.config import load_config, preset_names
+from seqdiag.report import build_compare
+from seqdiag.train import train
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_preset_loads_and_trains_a_few_steps(name):
+    config = load_config(name, ["train.steps=3", "train.snapshot_every=1"])
+    result = train(config)
+    assert result.steps_done == 3
+    assert [s.step for s in result.history] == [0, 1, 2, 3]
+    report = build_compare(result, "test")
+    assert report.verdict.findings
+    assert len(report.traces["zeros"].steps) == config.sequence.length
