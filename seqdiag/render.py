@@ -146,10 +146,10 @@ def history_table(report: CompareReport, max_rows: int = 16) -> Table:
         table.add_row(*row)
     table.add_section()
     for label, value in (
-        ("changed", lambda s: f"{s.changes}×"),
-        ("pattern right", lambda s: f"at {s.right}/{s.checkpoints}, reverted {s.reverts}×"),
+        ("changes", lambda s: f"{s.changes}×"),
+        ("right", lambda s: f"pattern at {s.right}/{s.checkpoints}, reverted {s.reverts}×"),
     ):
-        table.add_row("", label, *[value(report.history_stats[m]) for m in shown_modes], style="bold")
+        table.add_row(label, "", *[value(report.history_stats[m]) for m in shown_modes], style="bold")
     return table
 
 
