@@ -73,7 +73,9 @@ def test_one_late_teacher_error_is_nearly_converged_and_free_matches_up_to_it():
     verdict = diagnose(_evidence("0000", teacher_output="0001S"))
     nearly = next(f for f in verdict.findings if f.id == "training-nearly-converged")
     assert nearly.severity == "warning" and "wrong at step 1" in nearly.title
-    assert verdict.findings[0].id == "zeros-unseen-inputs"  # the zeros failure explains more
+    assert nearly.explains == 3  # its error in teacher, and the same error carried into free and refeed
+    explains = [f.explains for f in verdict.findings]
+    assert explains == sorted(explains, reverse=True)
     assert "first error at step 1" in verdict.headline and "matches it up to that error" in verdict.headline
 
 
