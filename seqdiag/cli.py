@@ -66,6 +66,41 @@ TemperatureOpt = Annotated[
     float | None, typer.Option("--temperature", help="0 = argmax; above 0 samples free-running predictions.")
 ]
 TopKOpt = Annotated[int | None, typer.Option("--top-k", help="Sample only among the k most likely symbols.")]
+EXPORT_SUFFIXES = (".svg", ".html", ".txt")
+ExportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--export",
+        help="Also save exactly what the terminal shows, as SVG, HTML or text (by suffix), e.g. --export out.svg.",
+        metavar="PATH.svg|.html|.txt",
+    ),
+]
+
+
+def _check_export(export: Path | None, json_: bool) -> None:
+    """Fail fast (before training) on an export path that cannot be written."""
+    if export is None:
+        return
+    if json_:
+        raise SeqdiagError("--export records the tables; it cannot be combined with --json (redirect stdout instead)")
+    if export.suffix.lower() not in EXPORT_SUFFIXES:
+        raise SeqdiagError(
+            f"--export {str(export)!r}: unknown format {export.suffix or '(no suffix)'!r}; "
+            f"use one of {', '.join(EXPORT_SUFFIXES)}"
+        )
+    if export.is_dir():
+        raise SeqdiagError(f"--export {str(export)!r}: is a directory; give a file name ending in .svg, .html or .txt")
+
+
+def _print_report(render, report, export: Path | None, title: str) -> None:
+    """Render a report on stdout and, with --export, save the same output to a file."""
+    from seqdiag.render import save_recording, stderr_console, stdout_console
+
+    console = stdout_console(record=export is not None)
+    render(console, report)
+    if export is not None:
+        save_recording(console, export, title)
+        stderr_console().print(f"exported to {export}")
 
 
 def _stderr() -> Console:
@@ -193,6 +228,7 @@ def sample(
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
     json_: JsonOpt = False,
+    export: ExportOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Generate with one sampling procedure and show every step (input fed, prediction, probabilities).
@@ -201,6 +237,7 @@ def sample(
     """
     with _user_errors(debug):
         decoding_options = {"temperature": temperature, "top_k": top_k}
+        _check_export(export, json_)
         if run is None:
             _resolve_config(config, set_, seed, decoding_options)  # fail fast, before importing torch
         dev = _prepare_torch(device, threads)
@@ -213,9 +250,9 @@ def sample(
         if json_:
             _print_json(report.to_json())
             return
-        from seqdiag.render import render_sample, stdout_console
+        from seqdiag.render import render_sample
 
-        render_sample(stdout_console(), report)
+        _print_report(render_sample, report, export, f"seqdiag sample --mode {mode.value}")
 
 
 @app.command()
@@ -230,6 +267,7 @@ def compare(
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
     json_: JsonOpt = False,
+    export: ExportOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """The main job: train (or load) a model, run every sampling procedure side by side, and explain the difference.
@@ -238,6 +276,7 @@ def compare(
     """
     with _user_errors(debug):
         decoding_options = {"temperature": temperature, "top_k": top_k}
+        _check_export(export, json_)
         if run is None:
             _resolve_config(config, set_, seed, decoding_options)
         if out is not None and out.exists():
@@ -256,9 +295,9 @@ def compare(
         if json_:
             _print_json(report.to_json())
             return
-        from seqdiag.render import render_compare, stdout_console
+        from seqdiag.render import render_compare
 
-        render_compare(stdout_console(), report)
+        _print_report(render_compare, report, export, "seqdiag compare")
 
 
 @app.command()

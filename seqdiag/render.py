@@ -28,11 +28,31 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold c
 MIN_FILE_WIDTH = 120  # when stdout is a file or a pipe, wide enough for the tables, not Rich's 80
 
 
-def stdout_console() -> Console:
-    console = Console(highlight=False)
+def stdout_console(record: bool = False) -> Console:
+    """The console results are printed on; `record=True` keeps what it printed for `save_recording`."""
+    console = Console(highlight=False, record=record)
     if not console.is_terminal:
-        console = Console(highlight=False, width=max(MIN_FILE_WIDTH, console.width))
+        console = Console(highlight=False, width=max(MIN_FILE_WIDTH, console.width), record=record)
     return console
+
+
+def save_recording(console: Console, path: Path, title: str = "seqdiag") -> Path:
+    """Write what a recording console printed to `path`, as SVG, HTML or plain text by its suffix, atomically.
+
+    The export is the terminal output itself (same width, same colours), ready to paste into an issue.
+    """
+    from seqdiag.atomic import write_text_atomic
+
+    suffix = path.suffix.lower()
+    if suffix == ".svg":
+        content = console.export_svg(title=title, clear=False)
+    elif suffix == ".html":
+        content = console.export_html(clear=False)
+    elif suffix == ".txt":
+        content = console.export_text(clear=False)
+    else:
+        raise ValueError(f"{path}: unknown export format {suffix!r}")
+    return write_text_atomic(path, content)
 
 
 def stderr_console() -> Console:
