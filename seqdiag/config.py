@@ -7,6 +7,7 @@ This module imports no torch: the CLI validates input before paying for the impo
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 import types
 import typing
@@ -27,6 +28,12 @@ SCHEDULES = ("linear", "exponential", "inverse_sigmoid")
 MAX_LENGTH = 10_000
 MAX_WIDTH = 4_096
 MAX_STEPS = 10_000_000
+# Budgets on the whole run, which stay absurd even when every single size is within its bound.
+MAX_PARAMETERS = 50_000_000  # weights of one model; training holds about five copies (grads, optimizer, last good)
+MAX_UNROLLED = 50_000_000  # sequence length x cell width: activations kept for backpropagation through time
+MAX_HISTORY_SYMBOLS = 100_000_000  # snapshots x sequence length: the outputs the history keeps in memory
+MAX_LR = 3.0e38  # the largest learning rate float32 holds; a too-large one is caught while training, by step
+_CELL_BLOCKS = {"lstm": 4, "gru": 3, "rnn": 1}  # as seqdiag.model.CELL_BLOCKS (this module imports no torch)
 
 
 def _fail(key: str, value: Any, reason: str) -> None:
@@ -34,6 +41,8 @@ def _fail(key: str, value: Any, reason: str) -> None:
 
 
 def _check_positive(key: str, value: float, upper: float | None = None) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        _fail(key, value, "must be a finite number")
     if not value > 0:
         _fail(key, value, "must be > 0")
     if upper is not None and value > upper:
@@ -121,7 +130,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check_positive("train.steps", self.steps, MAX_STEPS)
         _check_choice("train.optimizer", self.optimizer, OPTIMIZERS)
-        _check_positive("train.lr", self.lr, 100.0)
+        _check_positive("train.lr", self.lr, MAX_LR)
         if not 0 <= self.rho < 1:
             _fail("train.rho", self.rho, "must be in [0, 1)")
         _check_positive("train.eps", self.eps, 1.0)
@@ -143,6 +152,8 @@ class SampleConfig:
     """When sampling, keep only the k most likely symbols; 0 keeps all."""
 
     def __post_init__(self) -> None:
+        if not math.isfinite(self.temperature):
+            _fail("sample.temperature", self.temperature, "must be a finite number")
         if not self.temperature >= 0:
             _fail("sample.temperature", self.temperature, "must be >= 0")
         if self.top_k < 0:
@@ -166,6 +177,34 @@ class Config:
         vocabulary = len(set(self.sequence.pattern)) + 1
         if self.sample.top_k > vocabulary:
             _fail("sample.top_k", self.sample.top_k, f"exceeds the vocabulary size {vocabulary}")
+        self._check_budget(vocabulary)
+
+    def _check_budget(self, vocabulary: int) -> None:
+        """Refuse runs that would exhaust memory even though every size is within its own bound."""
+        e, h, length = self.model.embed_size, self.model.hidden_size, self.sequence.length
+        gates = _CELL_BLOCKS.get(self.model.cell, 4) * h
+        parameters = vocabulary * e + e + e * gates + h * gates + gates + h * vocabulary + vocabulary
+        if parameters > MAX_PARAMETERS:
+            _fail(
+                "model.hidden_size",
+                h,
+                f"with model.embed_size = {e} the model has {parameters:,} parameters; at most {MAX_PARAMETERS:,}",
+            )
+        if (length + 1) * gates > MAX_UNROLLED:
+            _fail(
+                "sequence.length",
+                length,
+                f"x {gates} cell units is {(length + 1) * gates:,} activations to backpropagate; "
+                f"at most {MAX_UNROLLED:,} (shorten the sequence or narrow model.hidden_size)",
+            )
+        snapshots = self.train.steps // self.train.snapshot_every + 2
+        if snapshots * (length + 1) > MAX_HISTORY_SYMBOLS:
+            _fail(
+                "train.snapshot_every",
+                self.train.snapshot_every,
+                f"{snapshots:,} snapshots of {length + 1} symbols would not fit in memory; "
+                f"raise it to at least {self.train.steps * (length + 1) // MAX_HISTORY_SYMBOLS + 1:,}",
+            )
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -250,7 +289,7 @@ def _parse_override_value(path: str, raw: str, expected: type) -> Any:
         return raw
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         raise ConfigError(f"--set {path}={raw}: cannot parse {raw!r} as {expected.__name__}") from None
     return _coerce(path, value, expected)
 
@@ -283,11 +322,17 @@ def read_config_data(name_or_path: str) -> tuple[str, dict[str, Any]]:
     if name_or_path in preset_names() and not path.exists():
         text = (resources.files("seqdiag") / "presets" / f"{name_or_path}.toml").read_text()
         origin = f"preset {name_or_path!r}"
+    elif path.is_dir():
+        raise ConfigError(f"--config {name_or_path!r}: is a directory, not a TOML file")
     elif path.is_file():
         try:
             text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{path}: cannot read: {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not a TOML text file (not UTF-8 at byte {exc.start})") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        if "\x00" in text:
+            raise ConfigError(f"{path}: not a TOML text file (it holds NUL bytes)")
         origin = str(path)
     else:
         raise ConfigError(f"--config {name_or_path!r}: no such file or preset; presets: {', '.join(preset_names())}")
@@ -295,6 +340,8 @@ def read_config_data(name_or_path: str) -> tuple[str, dict[str, Any]]:
         return origin, tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{origin}: malformed TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{origin}: malformed TOML: nested too deeply") from None
 
 
 def load_config(name_or_path: str | None = None, overrides: list[str] | None = None, seed: int | None = None) -> Config:

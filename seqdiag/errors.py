@@ -16,6 +16,13 @@ class RunError(SeqdiagError):
 
 
 class RunFailure(Exception):
-    """A valid run that could not finish (e.g. the loss became NaN). Exit code 1."""
+    """A valid run that could not finish (e.g. the loss became NaN). Exit code 1.
+
+    `partial` is what is left that is still good (a TrainResult with the last finite weights), or None.
+    """
 
     exit_code = 1
+
+    def __init__(self, message: str, partial: object | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial

@@ -7,6 +7,7 @@ optimizer updates are exactly those it would get alone.
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +45,10 @@ class TrainResult:
     seconds: float
     interrupted: bool = False
     optimizer_state: dict = field(default_factory=dict)
+    # What a resumed run needs besides weights and optimizer: "coins" (scheduled sampling's generator) and
+    # "torch" (the global generator), each a uint8 state tensor taken where training stopped.
+    generator_states: dict[str, torch.Tensor] = field(default_factory=dict)
+    stopped: str | None = None  # why training stopped early on a numerical fault; the weights are the last good ones
 
     @property
     def history(self) -> list[Snapshot]:
@@ -117,13 +122,23 @@ def train(
     device: str = "cpu",
     on_step: Callable[[TrainProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    resume_from: TrainResult | None = None,
 ) -> TrainResult:
     """Train one model per seed (default: the config's seed) under the config's training policy.
 
+    `should_stop` is asked before every step; when it says yes, training stops there and the result is
+    marked interrupted. `resume_from` (an interrupted result, e.g. from `load_run`) continues it: weights,
+    optimizer state, generators, losses and history are picked up so that the finished run is bit-identical
+    to one never interrupted.
+
     Raises:
-        RunFailure: the loss became NaN or infinite; names the step and the likely cause.
+        RunFailure: the loss or the weights became NaN or infinite; names the step and the likely cause.
+            Its `partial` holds the last good state (the weights before the update that broke them), when
+            there is one.
     """
     started = time.perf_counter()
+    if resume_from is not None:
+        seeds = list(resume_from.seeds)
     seeds = [config.seed] if seeds is None else list(seeds)
     set_seed(seeds[0])
     sequence = ToySequence.from_config(config.sequence)
@@ -138,6 +153,25 @@ def train(
     latest: Snapshot | None = None
     interrupted = False
     step = 0
+    if resume_from is not None:
+        step = resume_from.steps_done
+        started -= resume_from.seconds
+        with torch.no_grad():
+            for param, saved in zip(model.parameters(), resume_from.model.parameters(), strict=True):
+                param.copy_(saved)
+        if resume_from.optimizer_state:
+            optimizer.load_state_dict(resume_from.optimizer_state)
+        if "coins" in resume_from.generator_states:
+            coins.set_state(resume_from.generator_states["coins"])
+        if "torch" in resume_from.generator_states:
+            torch.set_rng_state(resume_from.generator_states["torch"])
+        losses = [list(values) for values in resume_from.losses]
+        # The snapshot taken where the run stopped is not on the schedule; the loop retakes it if it is.
+        histories = [[s for s in history if s.step < step] for history in resume_from.histories]
+        latest = histories[0][-1] if histories[0] else None
+    params = list(model.parameters())
+    last_good: list[torch.Tensor] | None = None  # the weights before the latest update, whose loss was finite
+    fault: str | None = None
 
     def record(step: int, loss: torch.Tensor) -> Snapshot:
         for history, snap in zip(histories, take_snapshots(model, sequence, step, loss), strict=True):
@@ -152,29 +186,57 @@ def train(
         rollout = unroll(model, true_inputs, training_policy(config.train, step), Decoding(), generator=coins)
         loss = per_model_loss(rollout.logits, targets)  # (N,)
         if not bool(torch.isfinite(loss).all()):
-            raise RunFailure(
-                f"loss became {float(loss.max())} at step {step}: train.lr = {config.train.lr:g} is likely too large"
-            )
+            bad = next(v for v in loss.detach().tolist() if not math.isfinite(v))
+            fault = f"loss became {bad} at step {step}"
+            break
         detached = loss.detach()
         if step % every == 0:
             latest = record(step, detached)
+        with torch.no_grad():
+            if last_good is None:
+                last_good = [p.detach().clone() for p in params]
+            else:
+                for kept, param in zip(last_good, params, strict=True):
+                    kept.copy_(param)
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
-        optimizer.step()
+        try:
+            optimizer.step()
+        except RuntimeError as exc:  # torch refuses an update too large for float32 (Adam's lr / bias correction)
+            if "overflow" not in str(exc):
+                raise
+            fault = f"the optimizer's update overflowed float32 at step {step}"
         step += 1
         for i, value in enumerate(detached.tolist()):
             losses[i].append(value)
+        if fault is None and not all(bool(torch.isfinite(p).all()) for p in params):
+            fault = f"weights became non-finite at step {step - 1}"
+        if fault is not None:
+            break
         if on_step is not None:
             on_step(TrainProgress(step, total, losses[0][-1], latest))
+
+    generator_states = {"coins": coins.get_state(), "torch": torch.get_rng_state()}
+    if fault is not None:
+        message = f"{fault}: train.lr = {config.train.lr:g} is likely too large (try {config.train.lr / 10:g})"
+        if last_good is None or step == 0:
+            raise RunFailure(message)
+        # Step back to the weights before the update that broke them: the last state whose loss was finite.
+        with torch.no_grad():
+            for param, kept in zip(params, last_good, strict=True):
+                param.copy_(kept)
+        step -= 1
+        losses = [values[:step] for values in losses]
+        histories = [[s for s in history if s.step <= step] for history in histories]
 
     with torch.no_grad():
         final_policy = training_policy(config.train, step)
         final_loss = per_model_loss(unroll(model, true_inputs, final_policy, generator=coins).logits, targets)
     if not histories[0] or histories[0][-1].step != step:
         latest = record(step, final_loss)
-    if on_step is not None:
+    if on_step is not None and fault is None:
         on_step(TrainProgress(step, total, float(final_loss[0]), latest))
-    return TrainResult(
+    result = TrainResult(
         config=config,
         sequence=sequence,
         model=model,
@@ -185,4 +247,9 @@ def train(
         seconds=time.perf_counter() - started,
         interrupted=interrupted,
         optimizer_state=optimizer.state_dict(),
+        generator_states=generator_states,
+        stopped=fault,
     )
+    if fault is not None:
+        raise RunFailure(f"{message}; the last good state is after step {step}", partial=result)
+    return result
