@@ -1,0 +1,124 @@
+"""The policy matrix: one model per training input policy, each sampled by every procedure.
+
+Rows are what training fed (teacher, free, zeros, scheduled), columns what sampling feeds (teacher,
+free, zeros). Every model is trained from the same config and seed; only `train.policy` differs. The
+cells that train as they sample form the diagonal (scheduled sampling ends feeding predictions, so its
+diagonal is free-running); the 2015 failure is an off-diagonal cell: trained on teacher, sampled on zeros.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from seqdiag.config import TRAIN_POLICIES, Config
+from seqdiag.errors import ConfigError
+from seqdiag.probes import InputReliance, input_reliance
+from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover
+from seqdiag.sampling import run_procedure, trace_of
+from seqdiag.train import TrainResult
+
+SAMPLE_MODES = ("teacher", "free", "zeros")  # refeed equals free step for step, so it adds no column
+DIAGONAL = {"teacher": "teacher", "free": "free", "zeros": "zeros", "scheduled": "free"}
+
+
+@dataclass(frozen=True)
+class MatrixCell:
+    train: str
+    sample: str
+    accuracy: float  # share of all targets right
+    correct: int
+    targets: int
+    pattern_accuracy: float
+    end_symbol: bool | None  # None: the procedure never reaches the end symbol's step
+    first_divergence: int | None
+    output: str
+
+    @property
+    def diagonal(self) -> bool:
+        return DIAGONAL[self.train] == self.sample
+
+    @property
+    def pattern_right(self) -> bool:
+        return self.pattern_accuracy == 1.0
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    """What one training policy's model did apart from the cells."""
+
+    train: str
+    final_loss: float
+    steps: int
+    recovery: Recovery
+    reliance: InputReliance
+
+
+@dataclass(frozen=True)
+class PolicyMatrix:
+    policies: list[str]
+    samples: list[str]
+    cells: list[MatrixCell]
+    rows: list[PolicyRow]
+
+    def cell(self, train: str, sample: str) -> MatrixCell:
+        return next(c for c in self.cells if c.train == train and c.sample == sample)
+
+    def row(self, train: str) -> PolicyRow:
+        return next(r for r in self.rows if r.train == train)
+
+
+def parse_policies(text: str) -> list[str]:
+    """`teacher,zeros,scheduled` -> a list of distinct training policies, in order.
+
+    Raises:
+        ConfigError: naming the bad policy and the valid ones.
+    """
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    if not names:
+        raise ConfigError(f"--train {text!r}: name at least one policy; valid: {', '.join(TRAIN_POLICIES)}")
+    for name in names:
+        if name not in TRAIN_POLICIES:
+            raise ConfigError(f"--train {text!r}: unknown policy {name!r}; valid: {', '.join(TRAIN_POLICIES)}")
+    return list(dict.fromkeys(names))
+
+
+def policy_config(config: Config, policy: str) -> Config:
+    """The same run with only the training policy changed."""
+    return config.replace(train=dataclasses.replace(config.train, policy=policy))
+
+
+def build_matrix(
+    results: dict[str, TrainResult], inject_at: tuple[int, ...] | list[int] = DEFAULT_INJECT_AT
+) -> PolicyMatrix:
+    """Sample every trained model with every procedure (argmax), inject errors, and ablate its input."""
+    cells: list[MatrixCell] = []
+    rows: list[PolicyRow] = []
+    for policy, result in results.items():
+        model, sequence = result.model, result.sequence
+        for mode in SAMPLE_MODES:
+            trace = trace_of(run_procedure(model, sequence, mode), sequence, mode)
+            cells.append(
+                MatrixCell(
+                    train=policy,
+                    sample=mode,
+                    accuracy=round(trace.accuracy, 6),
+                    correct=trace.correct_count,
+                    targets=len(trace.targets),
+                    pattern_accuracy=round(trace.pattern_accuracy, 6),
+                    end_symbol=trace.end_symbol,
+                    first_divergence=trace.first_divergence,
+                    output=trace.output,
+                )
+            )
+        losses = result.losses[0]
+        rows.append(
+            PolicyRow(
+                train=policy,
+                final_loss=losses[-1] if losses else float("nan"),
+                steps=result.steps_done,
+                recovery=inject_and_recover(model, sequence, inject_at),
+                reliance=input_reliance(model, sequence),
+            )
+        )
+    return PolicyMatrix(list(results), list(SAMPLE_MODES), cells, rows)

@@ -1,0 +1,163 @@
+"""Error injection and recovery: force a wrong symbol into free-running and watch what the model does next.
+
+Free-running feeds the model its own previous prediction. Here, at step k, the fed symbol is replaced by a
+wrong pattern symbol w (as if the model had just made a mistake), and the predictions from step k on are
+compared with two references, over the pattern's steps k .. n-1 (the end symbol is judged apart):
+
+- continues: the pattern continued from the injected symbol (w taken as the last symbol, in any phase
+  of the pattern where w occurs). A model that reads the next symbol off its input does this at once.
+- resyncs:   the original targets (the position in the sequence). A model that ignores its input and
+  keeps time in its state (a clock) does this at once.
+
+"Back after r" means the prediction at step k + r and every later pattern step match the reference, so
+r = 0 is "the very next prediction is already on it"; None means it is never back for good.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from seqdiag.model import SequenceModel
+from seqdiag.policy import Decoding, InputPolicy, unroll
+from seqdiag.sequence import ToySequence
+
+DEFAULT_INJECT_AT = (3, 10, 20)
+
+
+@dataclass(frozen=True, eq=False)
+class InjectedPolicy(InputPolicy):
+    """Free-running, except that at the `forced` steps the given (injected) input is fed.
+
+    `forced` is (B, T) bool; the injected vectors are passed to `unroll` as the true inputs.
+    """
+
+    forced: torch.Tensor | None = None
+
+    def feed(
+        self,
+        t: int,
+        true_input: torch.Tensor,
+        predicted: torch.Tensor | None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        base = super().feed(t, true_input, predicted, generator)
+        if self.forced is None:
+            return base
+        mask = self.forced[:, t].to(true_input.device)[None, :, None]  # (1, B, 1)
+        return torch.where(mask, true_input, base)
+
+
+@dataclass(frozen=True)
+class Injection:
+    """One forced mistake and what followed it."""
+
+    step: int  # k: the step whose input was replaced
+    fed: str  # the wrong symbol forced in
+    replaced: str  # the symbol free-running would have been fed had it been right
+    output: str  # predictions from step k to the end
+    continues_after: int | None  # back on the pattern continued from `fed` after this many steps; None = never
+    resyncs_after: int | None  # back on the original targets after this many steps; None = never
+    end_symbol: bool  # whether the end symbol still comes out at the last step
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """Injections into one model's free-running; `baseline_*` is free-running with nothing injected."""
+
+    baseline_output: str
+    baseline_first_divergence: int | None
+    injections: list[Injection]
+
+    @property
+    def continued(self) -> int:
+        return sum(i.continues_after is not None for i in self.injections)
+
+    @property
+    def resynced(self) -> int:
+        return sum(i.resyncs_after is not None for i in self.injections)
+
+
+def injection_steps(requested: tuple[int, ...] | list[int], length: int) -> list[int]:
+    """Clip requested steps to 1 .. length-1 (a pattern target must follow) and drop duplicates."""
+    if length < 2:
+        return []
+    return sorted({min(max(1, int(k)), length - 1) for k in requested})
+
+
+def back_after(predicted: list[int], reference: list[int]) -> int | None:
+    """The smallest r such that predicted[r:] == reference[r:]; None when even the last step differs."""
+    r = len(predicted)
+    while r > 0 and predicted[r - 1] == reference[r - 1]:
+        r -= 1
+    return None if r == len(predicted) else r
+
+
+def _wrong_symbol(true_index: int, pattern_indices: list[int]) -> int:
+    others = sorted(set(pattern_indices) - {true_index})
+    return others[0]
+
+
+@torch.no_grad()
+def inject_and_recover(
+    model: SequenceModel,
+    sequence: ToySequence,
+    inject_at: tuple[int, ...] | list[int] = DEFAULT_INJECT_AT,
+    model_index: int = 0,
+) -> Recovery:
+    """Free-running with one wrong symbol forced at each step of `inject_at` (one rollout each, batched)."""
+    symbols = sequence.vocabulary.symbols
+    n = sequence.steps - 1  # pattern symbols; steps 0 .. n-1 predict them, step n the end symbol
+    pattern = [int(i) for i in sequence.targets[:n]]
+    period_symbols = [sequence.vocabulary.index(s) for s in dict.fromkeys(_pattern_of(sequence))]
+    steps = injection_steps(inject_at, n) if len(set(period_symbols)) > 1 else []
+    b = len(steps) + 1  # rollout 0 is the baseline
+    true = sequence.inputs.clone().repeat(b, 1)  # (B, T) indices
+    forced = torch.zeros(b, sequence.steps, dtype=torch.bool)
+    for row, k in enumerate(steps, start=1):
+        true[row, k] = _wrong_symbol(int(sequence.inputs[k]), period_symbols)
+        forced[row, k] = True
+    device = model.embed_weight.device
+    vectors = sequence.vocabulary.one_hot(true).to(device)[None].expand(model.n_models, -1, -1, -1)  # (N, B, T, V)
+    was_training = model.training
+    model.eval()
+    try:
+        rollout = unroll(model, vectors, InjectedPolicy("free", forced=forced), Decoding())
+    finally:
+        model.train(was_training)
+    predicted = rollout.predicted[model_index].cpu().tolist()  # (B, T)
+    end_index = sequence.start_index
+    cycle = [sequence.vocabulary.index(s) for s in _pattern_of(sequence)]
+    injections = []
+    for row, k in enumerate(steps, start=1):
+        w = int(true[row, k])
+        got = predicted[row][k:n]
+        continuations = [
+            [cycle[(phase + 1 + j) % len(cycle)] for j in range(n - k)] for phase, s in enumerate(cycle) if s == w
+        ]
+        continues = [r for ref in continuations if (r := back_after(got, ref)) is not None]
+        injections.append(
+            Injection(
+                step=k,
+                fed=symbols[w],
+                replaced=symbols[int(sequence.inputs[k])],
+                output="".join(symbols[i] for i in predicted[row][k:]),
+                continues_after=min(continues) if continues else None,
+                resyncs_after=back_after(got, pattern[k:n]),
+                end_symbol=predicted[row][n] == end_index,
+            )
+        )
+    baseline = predicted[0]
+    targets = [int(i) for i in sequence.targets]
+    first = next((t for t, (p, y) in enumerate(zip(baseline, targets, strict=True)) if p != y), None)
+    return Recovery("".join(symbols[i] for i in baseline), first, injections)
+
+
+def _pattern_of(sequence: ToySequence) -> str:
+    """The repeating unit of the targets (the shortest period of the pattern part)."""
+    text = sequence.target_text()[:-1]
+    for p in range(1, len(text) + 1):
+        if all(text[i] == text[i % p] for i in range(len(text))):
+            return text[:p]
+    return text

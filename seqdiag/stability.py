@@ -1,0 +1,161 @@
+"""Counting and stability: when the end symbol comes out, when it was learned, and late-training spikes.
+
+The pattern needs only the last input; the end symbol needs the model to count the steps, so it is
+learned much later and apart. Late in training, RMSprop and Adam divide each gradient by the root of
+its running square plus `eps`; when gradients are tiny, that quotient is no longer small, updates stay
+about `lr` in size, and the loss spikes after it has nearly converged. This module measures all three
+from a finished run: where each procedure emits the end symbol, the learning curve of the pattern
+and of the end symbol from the history, loss spikes, teacher-forced output flips, and the optimizer's
+final denominators.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+
+import torch
+
+from seqdiag.history import Snapshot, is_right
+from seqdiag.sampling import Trace
+
+SPIKE_WINDOW = 50  # a spike is judged against the median loss of the previous this many steps
+SPIKE_FACTOR = 1.5  # ... and counts when the loss exceeds that median by this factor
+SPIKE_MIN_RISE = 0.01  # ... and by at least this much in absolute terms (ignores noise at a tiny loss)
+NEAR_CONVERGED = 0.25  # near-converged from the first step whose loss is below this share of the first loss
+MERGE_GAP = 5  # spike steps this close together are one event
+
+
+@dataclass(frozen=True)
+class LearningCurve:
+    """When one procedure's pattern, and apart from it its end symbol, came out right in the history."""
+
+    mode: str
+    checkpoints: int
+    pattern_first_right: int | None
+    pattern_stable_from: int | None
+    end_first_right: int | None
+    end_stable_from: int | None
+    end_right: int  # checkpoints with the end symbol right
+
+
+@dataclass(frozen=True)
+class LossSpike:
+    step: int
+    loss: float
+    baseline: float  # median of the previous SPIKE_WINDOW losses
+
+    @property
+    def ratio(self) -> float:
+        return self.loss / self.baseline if self.baseline > 0 else float("inf")
+
+
+@dataclass(frozen=True)
+class Stability:
+    end_step: dict[str, int | None]  # per procedure, the first step at which the end symbol is predicted
+    target_step: int  # the step the end symbol is due
+    curves: list[LearningCurve]
+    near_converged_at: int | None
+    spikes: list[LossSpike]  # one per event (the largest step of each), in step order
+    spike_steps: int  # steps over the threshold, before merging into events
+    teacher_flips: list[int]  # checkpoint steps where the teacher-forced output changed after first right
+    optimizer: str
+    lr: float
+    eps: float
+    denominator_median: float | None  # median over weights of sqrt(running squared gradient), at the end
+    below_eps_share: float | None  # share of weights whose sqrt(running squared gradient) < eps
+
+    def largest_spikes(self, count: int = 5) -> list[LossSpike]:
+        return sorted(self.spikes, key=lambda s: -s.ratio)[:count]
+
+
+def _first_and_stable(flags: list[bool], steps: list[int]) -> tuple[int | None, int | None]:
+    first = next((s for s, f in zip(steps, flags, strict=True) if f), None)
+    stable = None
+    for s, f in zip(reversed(steps), reversed(flags), strict=True):
+        if not f:
+            break
+        stable = s
+    return first, stable
+
+
+def learning_curve(history: list[Snapshot], mode: str, targets: str) -> LearningCurve:
+    steps = [s.step for s in history]
+    outputs = [s.outputs[mode] for s in history]
+    pattern = [is_right(o, targets) for o in outputs]
+    end = [len(o) == len(targets) and o[-1] == targets[-1] for o in outputs]
+    pf, ps = _first_and_stable(pattern, steps)
+    ef, es = _first_and_stable(end, steps)
+    return LearningCurve(mode, len(history), pf, ps, ef, es, sum(end))
+
+
+def loss_spikes(losses: list[float]) -> tuple[int | None, list[LossSpike], int]:
+    """(near-converged step, one spike per event, steps over the threshold) from every step's loss."""
+    if not losses:
+        return None, [], 0
+    threshold = NEAR_CONVERGED * losses[0]
+    near = next((i for i, v in enumerate(losses) if v < threshold), None)
+    if near is None:
+        return None, [], 0
+    over: list[LossSpike] = []
+    for s in range(max(near, SPIKE_WINDOW), len(losses)):
+        baseline = statistics.median(losses[s - SPIKE_WINDOW : s])
+        if losses[s] > SPIKE_FACTOR * baseline and losses[s] - baseline > SPIKE_MIN_RISE:
+            over.append(LossSpike(s, losses[s], baseline))
+    events: list[LossSpike] = []
+    for spike in over:
+        if events and spike.step - events[-1].step <= MERGE_GAP:
+            if spike.ratio > events[-1].ratio:
+                events[-1] = spike
+            continue
+        events.append(spike)
+    return near, events, len(over)
+
+
+def _denominators(optimizer_state: dict) -> torch.Tensor | None:
+    """sqrt of RMSprop's `square_avg` / Adam's `exp_avg_sq`, every weight, from a saved optimizer state."""
+    parts = []
+    for state in (optimizer_state or {}).get("state", {}).values():
+        for key in ("square_avg", "exp_avg_sq"):
+            if key in state:
+                parts.append(state[key].detach().float().flatten().cpu())
+    return torch.cat(parts).sqrt() if parts else None
+
+
+def stability(
+    traces: dict[str, Trace],
+    history: list[Snapshot],
+    losses: list[float],
+    optimizer_state: dict,
+    optimizer: str,
+    lr: float,
+    eps: float,
+) -> Stability:
+    teacher = traces["teacher"]
+    targets = teacher.targets
+    end_symbol = targets[-1]
+    end_step = {m: next((s.t for s in tr.steps if s.predicted == end_symbol), None) for m, tr in traces.items()}
+    modes = [m for m in ("teacher", "free", "zeros") if history and m in history[0].outputs]
+    curves = [learning_curve(history, m, targets) for m in modes]
+    near, spikes, spike_steps = loss_spikes(losses)
+    flips = []
+    first_right = next((i for i, s in enumerate(history) if is_right(s.outputs["teacher"], targets)), None)
+    if first_right is not None:
+        for prev, cur in zip(history[first_right:], history[first_right + 1 :], strict=False):
+            if cur.outputs["teacher"] != prev.outputs["teacher"]:
+                flips.append(cur.step)
+    denominators = _denominators(optimizer_state) if optimizer in ("rmsprop", "adam") else None
+    return Stability(
+        end_step=end_step,
+        target_step=len(targets) - 1,
+        curves=curves,
+        near_converged_at=near,
+        spikes=spikes,
+        spike_steps=spike_steps,
+        teacher_flips=flips,
+        optimizer=optimizer,
+        lr=lr,
+        eps=eps,
+        denominator_median=float(denominators.median()) if denominators is not None else None,
+        below_eps_share=float((denominators < eps).float().mean()) if denominators is not None else None,
+    )

@@ -1,0 +1,19 @@
+"""Stochastic rollouts: N rollouts in one batch, summarised as distributions."""
+
+from seqdiag.policy import Decoding
+from seqdiag.rollouts import rollout_stats
+
+
+def test_argmax_rollouts_are_all_the_same(trained_tiny):
+    stats, rollout = rollout_stats(trained_tiny.model, trained_tiny.sequence, Decoding(), 5)
+    assert rollout.predicted.shape[:2] == (1, 5)  # one batch of 5, not a loop
+    assert stats.distinct_outputs == 1 and stats.all_right == 5
+    assert stats.divergence_quartiles is None
+
+
+def test_hot_sampling_spreads_the_first_divergence(trained_tiny):
+    stats, _ = rollout_stats(trained_tiny.model, trained_tiny.sequence, Decoding(temperature=5.0), 64, seed=1)
+    assert stats.rollouts == 64
+    assert stats.all_right < 64 and stats.distinct_outputs > 1
+    assert sum(count for _, _, count in stats.divergence_histogram) == 64 - stats.all_right
+    assert stats.accuracy_min <= stats.accuracy_quartiles[1] <= 1.0
