@@ -5,6 +5,7 @@ Torch is imported inside the commands, so `seqdiag --help` and config errors ans
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -301,36 +302,21 @@ def compare(
 
 
 @app.command()
-def presets(json_: JsonOpt = False) -> None:
-    """List the presets shipped with seqdiag (the same files as configs/)."""
-    from seqdiag.config import preset_names, read_config_data
+def presets(json_: JsonOpt = False, debug: DebugOpt = False) -> None:
+    """List the presets shipped with seqdiag (the same files as configs/).
 
-    rows = []
-    for name in preset_names():
-        _, data = read_config_data(name)
-        cfg = load_config(name)
-        rows.append(
-            {
-                "name": name,
-                "pattern": cfg.sequence.pattern,
-                "length": cfg.sequence.length,
-                "cell": cfg.model.cell,
-                "gate": cfg.model.gate,
-                "optimizer": cfg.train.optimizer,
-                "lr": cfg.train.lr,
-                "steps": cfg.train.steps,
-                "keys": sorted(data),
-            }
-        )
-    if json_:
-        _print_json({"command": "presets", "presets": rows})
-        return
-    console = Console(highlight=False)
-    for row in rows:
-        console.print(
-            f"[bold]{row['name']:<12}[/] pattern {row['pattern']!r} × {row['length']}, {row['cell']} "
-            f"({row['gate']}), {row['optimizer']} lr {row['lr']:g}, {row['steps']} steps"
-        )
+    Example: seqdiag presets, then seqdiag compare --config period3
+    """
+    with _user_errors(debug):
+        from seqdiag.config import preset_summaries
+
+        summaries = preset_summaries()
+        if json_:
+            _print_json({"command": "presets", "presets": [dataclasses.asdict(p) for p in summaries]})
+            return
+        from seqdiag.render import render_presets, stdout_console
+
+        render_presets(stdout_console(), summaries)
 
 
 def main() -> None:

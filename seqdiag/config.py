@@ -373,3 +373,22 @@ def describe(config: Config) -> str:
         )
         parts.append(f"[{name}] {items}")
     return "  ".join(parts)
+
+
+@dataclass(frozen=True)
+class PresetSummary:
+    """One shipped preset: its name, what it is for (its header comment), and the resolved config."""
+
+    name: str
+    description: str
+    config: Config
+
+
+def preset_summaries() -> list[PresetSummary]:
+    summaries = []
+    for name in preset_names():
+        text = (resources.files("seqdiag") / "presets" / f"{name}.toml").read_text()
+        comments = [line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")]
+        description = " ".join(c for c in comments if not c.startswith("seqdiag "))
+        summaries.append(PresetSummary(name, description, load_config(name)))
+    return summaries

@@ -16,8 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from seqdiag.config import Config, describe
+from seqdiag.config import Config, PresetSummary, describe
 from seqdiag.diagnosis import Finding
+from seqdiag.plot import PlotResult
 from seqdiag.report import CompareReport, RunInfo, SampleReport
 from seqdiag.sampling import Trace
 
@@ -246,6 +247,13 @@ def render_sample(console: Console, report: SampleReport) -> None:
     )
 
 
+def render_plot(console: Console, result: PlotResult) -> None:
+    """The figures `seqdiag plot` wrote, one line each."""
+    console.print(Text.assemble(("seqdiag plot", "bold"), f"  {result.kind} {result.source} → {result.out}"))
+    for figure in result.figures:
+        console.print(Text.assemble((f"  {figure.name:<10}", "bold"), f"{figure.title:<52}", ", ".join(figure.paths)))
+
+
 def render_trained(
     console: Console, config: Config, run: RunInfo, outputs: dict[str, str], loss: float, out: Path, seconds: float
 ) -> None:
@@ -259,6 +267,22 @@ def render_trained(
         table.add_row(mode, output)
     console.print(table)
     console.print(f"run saved to [bold]{out}[/] in {seconds:.1f} s · next: seqdiag compare --run {out}")
+
+
+def render_presets(console: Console, presets: list[PresetSummary]) -> None:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Presets (seqdiag compare --config NAME)")
+    for name in ("name", "task", "model", "training", "what it shows"):
+        table.add_column(name, overflow="fold")
+    for p in presets:
+        c = p.config
+        table.add_row(
+            Text(p.name, style="bold"),
+            f"{c.sequence.pattern!r} × {c.sequence.length}",
+            f"{c.model.cell} ({c.model.gate})",
+            f"{c.train.optimizer} lr {c.train.lr:g}, {c.train.steps} steps",
+            p.description,
+        )
+    console.print(table)
 
 
 @contextmanager
