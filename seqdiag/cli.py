@@ -17,11 +17,40 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.text import Text
+from typer.core import TyperGroup
 
 from seqdiag.config import Config, load_config
 from seqdiag.errors import RunFailure, SeqdiagError
 
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (an unknown option, a value not among the choices) as one `error:` line on stderr and exit
+    code 2, like every other error, instead of Click's usage block."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except typer.Abort:
+            _stderr().print(Text("aborted", style="yellow"))
+            sys.exit(1)
+        except Exception as exc:
+            # Click's errors, matched by name as typer does: newer typer vendors Click under typer._click.
+            kinds = {cls.__name__ for cls in type(exc).__mro__}
+            if "ClickException" not in kinds:
+                raise
+            if "NoArgsIsHelpError" not in kinds:  # that one's help is already shown
+                ctx = getattr(exc, "ctx", None)
+                hint = f" (see {ctx.command_path} --help)" if "UsageError" in kinds and ctx is not None else ""
+                message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+                _stderr().print(Text("error: ", style="bold red") + Text(message + hint), soft_wrap=True)
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     name="seqdiag",
     help="Why does a sequence model that trains fine generate the wrong thing? Train a toy LSTM and compare "
     "teacher-forced, free-running and zero-input sampling side by side.",
@@ -145,12 +174,36 @@ def _print_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
-def _train_now(config: Config, device: str, show_progress: bool):
+def _train_now(config: Config, device: str, show_progress: bool, **options: Any):
     from seqdiag.render import stderr_console, training_progress
     from seqdiag.train import train
 
     with training_progress(stderr_console(), config.train.steps, enabled=show_progress) as on_step:
-        return train(config, device=device, on_step=on_step)
+        return train(config, device=device, on_step=on_step, **options)
+
+
+def _train_and_save(config: Config, device: str, target: Path, force: bool, show_progress: bool, resume_from=None):
+    """Train (or resume), stopping cleanly on Ctrl-C, and save atomically; a numerical fault saves the last good
+    state only where no run exists, so a failed train never clobbers one."""
+    from seqdiag.interrupt import stop_on_interrupt
+    from seqdiag.rundir import save_run
+
+    with stop_on_interrupt() as should_stop:
+        start = resume_from.steps_done if resume_from is not None else 0
+        _stderr().print(
+            f"training steps {start}..{config.train.steps} → {target} (Ctrl-C stops after the current step)"
+        )
+        try:
+            result = _train_now(config, device, show_progress, should_stop=should_stop, resume_from=resume_from)
+        except RunFailure as exc:
+            if exc.partial is None:
+                raise RunFailure(f"{exc}; nothing saved") from None
+            if target.exists():
+                raise RunFailure(f"{exc}; {target} left unchanged") from None
+            save_run(exc.partial, target)  # type: ignore[arg-type]
+            raise RunFailure(f"{exc}, saved in {target} marked stopped") from None
+        save_run(result, target, force=force)
+    return result
 
 
 def _trained(
@@ -185,6 +238,10 @@ def train(
         Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/<pattern>-...).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Replace an existing run directory.")] = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue an interrupted run directory to its planned steps, in place."),
+    ] = None,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
     json_: JsonOpt = False,
@@ -192,29 +249,53 @@ def train(
 ) -> None:
     """Train a model and save a run directory (config, weights, history, summary).
 
-    Example: seqdiag train --config alternating --out runs/alt
+    Ctrl-C stops after the current step and saves the run marked interrupted (exit code 130); --resume DIR
+    continues it exactly as if it had never stopped. Example: seqdiag train --config alternating --out runs/alt
     """
     with _user_errors(debug):
-        resolved = _resolve_config(config, set_, seed)
-        from seqdiag.rundir import default_run_dir, save_run, summary_of
+        from seqdiag.rundir import check_target, default_run_dir, load_run, summary_of
 
-        target = out or default_run_dir(resolved)
-        if target.exists() and not force:
-            raise SeqdiagError(f"{target}: already exists; pass --force to replace it or --out another folder")
-        dev = _prepare_torch(device, threads)
-        result = _train_now(resolved, dev, show_progress=not json_)
-        save_run(result, target, force=force)
+        previous = None
+        if resume is not None:
+            if config is not None or set_ or seed is not None or out is not None:
+                raise SeqdiagError("--resume continues the run's own config in place; drop --config/--set/--seed/--out")
+            dev = _prepare_torch(device, threads)
+            previous = load_run(resume, dev)
+            if previous.stopped:
+                raise SeqdiagError(
+                    f"{resume}: stopped by a numerical fault ({previous.stopped}); resuming would repeat it, "
+                    "train again with a smaller train.lr"
+                )
+            if previous.steps_done >= previous.config.train.steps:
+                raise SeqdiagError(f"{resume}: already complete ({previous.steps_done} steps); nothing to resume")
+            resolved, target, force = previous.config, resume, True
+        else:
+            resolved = _resolve_config(config, set_, seed)
+            target = out or default_run_dir(resolved)
+            check_target(target, force)
+            dev = _prepare_torch(device, threads)
+        result = _train_and_save(resolved, dev, target, force, not json_, previous)
         summary = summary_of(result)
         if json_:
             _print_json({"command": "train", "run": str(target), "config": resolved.to_dict(), **summary})
-            return
-        from seqdiag.render import render_trained, stdout_console
-        from seqdiag.report import RunInfo
+        else:
+            from seqdiag.render import render_trained, stdout_console
+            from seqdiag.report import RunInfo
 
-        info = RunInfo(resolved.seed, result.steps_done, result.interrupted, "trained now")
-        render_trained(
-            stdout_console(), resolved, info, summary["final_outputs"], summary["final_loss"], target, result.seconds
-        )
+            source = "resumed" if previous is not None else "trained now"
+            info = RunInfo(resolved.seed, result.steps_done, result.interrupted, source)
+            outputs, loss = summary["final_outputs"], summary["final_loss"]
+            render_trained(stdout_console(), resolved, info, outputs, loss, target, result.seconds)
+        if result.interrupted:
+            _stderr().print(
+                Text(
+                    f"interrupted after step {result.steps_done} of {resolved.train.steps}; saved {target} marked "
+                    f"interrupted; continue with: seqdiag train --resume {target}",
+                    style="yellow",
+                ),
+                soft_wrap=True,
+            )
+            raise typer.Exit(code=130)
 
 
 @app.command()
@@ -317,6 +398,52 @@ def presets(json_: JsonOpt = False, debug: DebugOpt = False) -> None:
         from seqdiag.render import render_presets, stdout_console
 
         render_presets(stdout_console(), summaries)
+
+
+@app.command()
+def plot(
+    source: Annotated[
+        Path,
+        typer.Argument(
+            help="A run directory (seqdiag train --out DIR) or a sweep's JSON (seqdiag sweep --json > sweep.json).",
+            metavar="RUN",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Folder for the figures (default: figures/<RUN name>).")
+    ] = None,
+    device: DeviceOpt = Device.cpu,
+    threads: ThreadsOpt = 1,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Draw a run's figures as PNG and SVG: loss, accuracy through training, p(target), hidden states, drift.
+
+    Needs matplotlib: pip install 'seqdiag[plot]'. Example: seqdiag plot runs/orig --out figures/orig
+    """
+    with _user_errors(debug):
+        from seqdiag.plot import read_sweep, require_matplotlib
+
+        require_matplotlib()
+        target = out or Path("figures") / source.stem
+        if source.is_file():
+            from seqdiag.plot import plot_sweep
+
+            result = plot_sweep(read_sweep(source), target, str(source))
+        else:
+            from seqdiag.plot import plot_run, run_curves
+            from seqdiag.rundir import load_run
+
+            dev = _prepare_torch(device, threads)
+            run = load_run(source, dev)
+            result = plot_run(run_curves(run, source.name), target, str(source))
+        if json_:
+            _print_json(result.to_json())
+            return
+        from seqdiag.render import render_plot, stdout_console
+
+        render_plot(stdout_console(), result)
 
 
 def main() -> None:

@@ -114,6 +114,9 @@ def test_help_does_not_import_torch():
     import subprocess
     import sys
 
-    code = "import sys; from seqdiag.cli import app; app(['--help'], standalone_mode=False); print('torch' in sys.modules)"
+    code = (
+        "import sys; from seqdiag.cli import app; app(['--help'], standalone_mode=False); "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"

@@ -1,0 +1,364 @@
+"""Figures of a run (or a sweep) as PNG and SVG files, for issue threads, notebooks and papers.
+
+matplotlib is an optional extra (`pip install 'seqdiag[plot]'`), imported only when a figure is drawn.
+Figures are drawn on matplotlib's Agg canvas directly, never through pyplot, so plotting needs no display
+and leaves a notebook's pyplot state alone. Every file is written atomically.
+
+From a run directory:
+
+- loss:      the training loss at every step (log scale), with the history's checkpoints marked;
+- accuracy:  each procedure's share of targets right at every checkpoint;
+- p_target:  p(target) at every step of each procedure, for the final model (wrong steps marked);
+- hidden:    the hidden state, unit by step, of each procedure (one heatmap per procedure);
+- drift:     per step, the distance of each procedure's hidden state to the teacher-forced one.
+
+From a sweep's JSON: the rate of each outcome per policy with its interval.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from seqdiag.errors import SeqdiagError
+from seqdiag.history import Snapshot
+
+INSTALL_HINT = "pip install 'seqdiag[plot]'"
+FORMATS = ("png", "svg")
+MODE_STYLE = {  # one colour and line per procedure, the same in every figure
+    "teacher": {"color": "#1f77b4", "linestyle": "-", "marker": "o"},
+    "free": {"color": "#2ca02c", "linestyle": "-", "marker": "s"},
+    "zeros": {"color": "#d62728", "linestyle": "-", "marker": "^"},
+    "refeed": {"color": "#9467bd", "linestyle": "--", "marker": "x"},
+}
+DPI = 120
+
+
+class PlotUnavailable(SeqdiagError):
+    """matplotlib is not installed."""
+
+
+@dataclass(frozen=True)
+class ProcedureCurve:
+    """What the final model does under one procedure, step by step."""
+
+    mode: str
+    p_target: list[float]
+    correct: list[bool]
+    hidden: list[list[float]]  # (steps, hidden units)
+    drift: list[float]  # distance to the teacher-forced hidden state per step
+
+
+@dataclass(frozen=True)
+class RunCurves:
+    """Everything the run figures draw, read from a run (no model inside)."""
+
+    title: str
+    losses: list[float]  # loss before each update, index = step
+    history: list[Snapshot]
+    procedures: dict[str, ProcedureCurve]
+    targets: str
+    drift_tolerance: float
+
+
+@dataclass(frozen=True)
+class FigureFile:
+    name: str
+    title: str
+    paths: list[str]
+
+
+@dataclass(frozen=True)
+class PlotResult:
+    source: str
+    kind: str  # "run" or "sweep"
+    out: str
+    figures: list[FigureFile] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        from seqdiag.report import SCHEMA_VERSION
+
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "command": "plot",
+            "source": self.source,
+            "kind": self.kind,
+            "out": self.out,
+            "figures": [{"name": f.name, "title": f.title, "paths": f.paths} for f in self.figures],
+        }
+
+
+def require_matplotlib() -> None:
+    """Raises PlotUnavailable, with the install command, when matplotlib cannot be imported."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise PlotUnavailable(f"seqdiag plot draws with matplotlib, which is not installed: {INSTALL_HINT}") from None
+
+
+def run_curves(result: Any, title: str) -> RunCurves:
+    """Run every procedure (argmax) on a trained run's first model and collect what the figures draw."""
+    from seqdiag.probes import DRIFT_TOLERANCE, hidden_drift
+    from seqdiag.sampling import sample_all
+
+    traces = sample_all(result.model, result.sequence, seed=result.config.seed)
+    teacher_hidden = [s.hidden for s in traces["teacher"].steps]
+    procedures = {
+        mode: ProcedureCurve(
+            mode=mode,
+            p_target=[s.p_target for s in trace.steps],
+            correct=[s.correct for s in trace.steps],
+            hidden=[s.hidden for s in trace.steps],
+            drift=hidden_drift(teacher_hidden, [s.hidden for s in trace.steps]).distances,
+        )
+        for mode, trace in traces.items()
+    }
+    return RunCurves(
+        title=title,
+        losses=list(result.losses[0]),
+        history=list(result.history),
+        procedures=procedures,
+        targets=result.sequence.target_text(),
+        drift_tolerance=DRIFT_TOLERANCE,
+    )
+
+
+def _new_figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure, out: Path, name: str, formats: Sequence[str]) -> list[str]:
+    from seqdiag.atomic import write_atomic
+
+    paths = []
+    for fmt in formats:
+        path = out / f"{name}.{fmt}"
+        write_atomic(path, lambda tmp, fmt=fmt: figure.savefig(tmp, format=fmt, dpi=DPI))
+        paths.append(str(path))
+    return paths
+
+
+def _legend(ax, **kwargs) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(frameon=False, **kwargs)
+
+
+def _running_mean(values: Sequence[float], window: int) -> list[float]:
+    """Mean of the last `window` values at each index (fewer at the start)."""
+    out, total = [], 0.0
+    for i, v in enumerate(values):
+        total += v
+        if i >= window:
+            total -= values[i - window]
+        out.append(total / min(i + 1, window))
+    return out
+
+
+MAX_LABELLED_STEPS = 40  # beyond this, step axes show numbers instead of one target symbol per tick
+
+
+def _step_axis(ax, targets: str) -> None:
+    """Label the step axis with the target symbols when they fit, with step numbers otherwise."""
+    if len(targets) <= MAX_LABELLED_STEPS:
+        ax.set_xlabel("step t (target symbol below)")
+        ax.set_xticks(range(len(targets)))
+        ax.set_xticklabels(list(targets), fontsize=7)
+    else:
+        ax.set_xlabel("step t")
+
+
+def _missing_steps(proc: ProcedureCurve, curves: RunCurves) -> str:
+    """ " · no step at t=30" when a procedure stops before the last target (the zeros sampler), else ""."""
+    done, total = len(proc.p_target), len(curves.targets)
+    if done >= total:
+        return ""
+    return f" · no step at t={done}" if done == total - 1 else f" · no steps at t={done}–{total - 1}"
+
+
+def loss_figure(curves: RunCurves):
+    figure = _new_figure(8, 4)
+    ax = figure.add_subplot()
+    steps = list(range(len(curves.losses)))
+    ax.plot(steps, curves.losses, color="#bbbbbb", linewidth=0.8, label="loss at each step")
+    window = max(1, len(curves.losses) // 100)
+    if window > 1:
+        ax.plot(
+            steps,
+            _running_mean(curves.losses, window),
+            color="#222222",
+            linewidth=1.4,
+            label=f"running mean over {window} steps",
+        )
+    snaps = [s for s in curves.history if s.loss > 0]
+    ax.plot(
+        [s.step for s in snaps],
+        [s.loss for s in snaps],
+        linestyle="none",
+        marker="o",
+        markersize=4,
+        color="#ff7f0e",
+        label=f"checkpoint ({len(curves.history)} snapshots in the history)",
+    )
+    ax.set_yscale("log")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("cross-entropy (log scale)")
+    ax.set_title(f"Training loss — {curves.title}")
+    ax.grid(True, which="major", alpha=0.3)
+    _legend(ax, loc="upper right")
+    return figure
+
+
+def accuracy_figure(curves: RunCurves):
+    figure = _new_figure(8, 4)
+    ax = figure.add_subplot()
+    steps = [s.step for s in curves.history]
+    widths = {"teacher": 6.0, "free": 3.5, "zeros": 1.8, "refeed": 1.2}
+    for mode in curves.procedures:
+        style = dict(MODE_STYLE.get(mode, {}), marker=None)
+        values = [s.accuracy.get(mode, float("nan")) for s in curves.history]
+        ax.plot(
+            steps,
+            values,
+            label=mode,
+            linewidth=widths.get(mode, 1.2),
+            drawstyle="steps-post",
+            alpha=0.45 if mode == "teacher" else 0.9,
+            **style,
+        )
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_xlabel("training step (checkpoint)")
+    ax.set_ylabel(f"share of the {len(curves.targets)} targets right")
+    ax.set_title(f"Each procedure through training — {curves.title}")
+    ax.grid(True, alpha=0.3)
+    _legend(ax, loc="lower right", title="overlapping lines are drawn\nwide under narrow", title_fontsize=8)
+    return figure
+
+
+def p_target_figure(curves: RunCurves):
+    modes = list(curves.procedures)
+    figure = _new_figure(9, 1.6 * len(modes) + 0.8)
+    axes = figure.subplots(len(modes), 1, sharex=True, sharey=True, squeeze=False)[:, 0]
+    for ax, mode in zip(axes, modes, strict=True):
+        proc = curves.procedures[mode]
+        style = MODE_STYLE.get(mode, {})
+        t = list(range(len(proc.p_target)))
+        ax.bar(t, proc.p_target, color=style.get("color", "#444444"), width=0.8, label="p(target)")
+        wrong = [i for i, ok in enumerate(proc.correct) if not ok]
+        if wrong:
+            ax.plot(wrong, [1.08] * len(wrong), linestyle="none", marker="v", color="black", label="wrong prediction")
+        ax.set_ylim(0, 1.18)
+        ax.set_yticks([0, 0.5, 1])
+        right = sum(proc.correct)
+        ax.set_ylabel(mode, rotation=0, ha="right", va="center", fontweight="bold")
+        ax.set_title(f"{right}/{len(curves.targets)} right{_missing_steps(proc, curves)}", loc="right", fontsize=9)
+        ax.grid(True, axis="y", alpha=0.3)
+    _step_axis(axes[-1], curves.targets)
+    handles, labels = [], []
+    for ax in axes:
+        for h, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels and label != "p(target)":
+                handles.append(h)
+                labels.append(label)
+    if handles:
+        figure.legend(handles, labels, loc="outside upper right", frameon=False)
+    figure.suptitle(f"p(target) at each step, final model — {curves.title}")
+    return figure
+
+
+def hidden_figure(curves: RunCurves):
+    modes = list(curves.procedures)
+    units = len(next(iter(curves.procedures.values())).hidden[0])
+    figure = _new_figure(9, min(0.12 * units + 0.7, 2.6) * len(modes) + 0.8)
+    axes = figure.subplots(len(modes), 1, sharex=True, squeeze=False)[:, 0]
+    image = None
+    steps = len(curves.targets)
+    for ax, mode in zip(axes, modes, strict=True):
+        proc = curves.procedures[mode]
+        matrix = [list(col) for col in zip(*proc.hidden, strict=True)]  # (units, steps)
+        image = ax.imshow(
+            matrix,
+            aspect="auto",
+            cmap="RdBu_r",
+            vmin=-1,
+            vmax=1,
+            interpolation="nearest",
+            extent=(-0.5, len(proc.hidden) - 0.5, units - 0.5, -0.5),
+        )
+        ax.set_xlim(-0.5, steps - 0.5)
+        ax.set_ylabel(f"{mode}\nunit", fontweight="bold")
+        ax.set_yticks([0, units - 1])
+        if len(proc.hidden) < steps:
+            ax.set_title(_missing_steps(proc, curves).lstrip(" ·"), loc="right", fontsize=8)
+    _step_axis(axes[-1], curves.targets)
+    if image is not None:
+        figure.colorbar(image, ax=list(axes), label="hidden unit value", shrink=0.8)
+    figure.suptitle(f"Hidden state per procedure, final model — {curves.title}")
+    return figure
+
+
+def drift_figure(curves: RunCurves):
+    figure = _new_figure(8, 4)
+    ax = figure.add_subplot()
+    for mode, proc in curves.procedures.items():
+        if mode == "teacher":
+            continue
+        style = MODE_STYLE.get(mode, {})
+        ax.plot(range(len(proc.drift)), proc.drift, label=mode, markersize=4, linewidth=1.2, **style)
+    ax.axhline(curves.drift_tolerance, color="#888888", linestyle=":", label=f"tolerance {curves.drift_tolerance:g}")
+    ax.set_xlabel("step t")
+    ax.set_ylabel("L2 distance to teacher-forced hidden state")
+    ax.set_title(f"Hidden-state drift from the teacher-forced trajectory — {curves.title}")
+    top = max((max(p.drift, default=0.0) for p in curves.procedures.values()), default=0.0)
+    top = max(top, curves.drift_tolerance)
+    ax.set_ylim(-0.04 * top, 1.08 * top)  # a procedure that never leaves stays visible on the zero line
+    ax.grid(True, alpha=0.3)
+    _legend(ax, loc="upper left")
+    return figure
+
+
+RUN_FIGURES: dict[str, tuple[str, Callable[[RunCurves], Any]]] = {
+    "loss": ("training loss with checkpoints", loss_figure),
+    "accuracy": ("each procedure's accuracy through training", accuracy_figure),
+    "p_target": ("p(target) per step per procedure", p_target_figure),
+    "hidden": ("hidden state heatmap per procedure", hidden_figure),
+    "drift": ("hidden-state distance to teacher-forced per step", drift_figure),
+}
+
+
+def plot_run(curves: RunCurves, out: Path, source: str, formats: Sequence[str] = FORMATS) -> PlotResult:
+    """Write the run figures into `out` (created); one file per figure and format."""
+    require_matplotlib()
+    out.mkdir(parents=True, exist_ok=True)
+    figures = []
+    for name, (title, draw) in RUN_FIGURES.items():
+        figures.append(FigureFile(name, title, _save(draw(curves), out, name, formats)))
+    return PlotResult(source, "run", str(out), figures)
+
+
+def read_sweep(path: Path) -> dict[str, Any]:
+    """A sweep's JSON output (`seqdiag sweep --json > sweep.json`).
+
+    Raises:
+        SeqdiagError: the file is unreadable or not a sweep result.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SeqdiagError(f"{path}: not a readable JSON file ({exc})") from None
+    if not isinstance(data, dict) or data.get("command") != "sweep":
+        found = data.get("command") if isinstance(data, dict) else type(data).__name__
+        raise SeqdiagError(f"{path}: expected the JSON of `seqdiag sweep --json`, found command {found!r}")
+    return data
+
+
+def plot_sweep(data: dict[str, Any], out: Path, source: str, formats: Sequence[str] = FORMATS) -> PlotResult:
+    """Rates with intervals per policy, from a sweep's JSON."""
+    raise SeqdiagError(f"{source}: plotting a sweep is not supported yet")

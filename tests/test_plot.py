@@ -1,0 +1,85 @@
+"""seqdiag plot: the figure set of a run, written as PNG and SVG; a clear message without matplotlib."""
+
+import json
+import sys
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+
+from seqdiag.cli import app
+from seqdiag.plot import RUN_FIGURES, ProcedureCurve, RunCurves, _missing_steps, _running_mean
+
+
+def _set(overrides):
+    return [arg for o in overrides for arg in ("--set", o)]
+
+
+def test_running_mean_averages_the_last_window():
+    assert _running_mean([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert _running_mean([], 3) == []
+
+
+def test_missing_steps_names_the_steps_a_procedure_never_reaches():
+    def curves(steps, targets):
+        proc = ProcedureCurve("zeros", [0.5] * steps, [True] * steps, [[0.0]] * steps, [0.0] * steps)
+        return proc, RunCurves("t", [], [], {"zeros": proc}, "x" * targets, 0.25)
+
+    assert _missing_steps(*curves(30, 31)) == " · no step at t=30"
+    assert _missing_steps(*curves(28, 31)) == " · no steps at t=28–30"
+    assert _missing_steps(*curves(31, 31)) == ""
+
+
+def test_plot_run_writes_every_figure_as_png_and_svg(trained_tiny, tmp_path):
+    pytest.importorskip("matplotlib")
+    from seqdiag.plot import plot_run, run_curves
+
+    curves = run_curves(trained_tiny, "tiny")
+    assert set(curves.procedures) == {"teacher", "free", "zeros", "refeed"}
+    assert curves.procedures["teacher"].drift == [0.0] * len(curves.targets)
+    result = plot_run(curves, tmp_path / "figs", "tiny")
+    assert [f.name for f in result.figures] == list(RUN_FIGURES)
+    for figure in result.figures:
+        png, svg = figure.paths
+        with open(png, "rb") as fh:
+            assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+        assert ElementTree.parse(svg).getroot().tag.endswith("svg")
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == sorted(
+        f"{name}.{fmt}" for name in RUN_FIGURES for fmt in ("png", "svg")
+    )  # nothing else, no temporary files
+
+
+def test_plot_command_on_a_saved_run(runner, tiny_overrides, tmp_path):
+    pytest.importorskip("matplotlib")
+    run = tmp_path / "run"
+    assert runner.invoke(app, ["train", "--out", str(run), *_set(tiny_overrides)]).exit_code == 0
+    result = runner.invoke(app, ["plot", str(run), "--out", str(tmp_path / "figs"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["command"] == "plot" and data["kind"] == "run"
+    for figure in data["figures"]:
+        for path in figure["paths"]:
+            assert (tmp_path / "figs" / path.rsplit("/", 1)[-1]).stat().st_size > 0
+    table = runner.invoke(app, ["plot", str(run), "--out", str(tmp_path / "again")])
+    assert table.exit_code == 0 and "loss.png" in table.stdout
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(runner, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    result = runner.invoke(app, ["plot", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "pip install 'seqdiag[plot]'" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_plot_rejects_a_json_that_is_not_a_sweep(runner, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "compare.json"
+    path.write_text(json.dumps({"command": "compare"}))
+    result = runner.invoke(app, ["plot", str(path), "--out", str(tmp_path / "f")])
+    assert result.exit_code == 2 and "seqdiag sweep --json" in result.output
+
+
+def test_plot_of_a_missing_run_is_one_line(runner, tmp_path):
+    pytest.importorskip("matplotlib")
+    result = runner.invoke(app, ["plot", str(tmp_path / "nope"), "--out", str(tmp_path / "f")])
+    assert result.exit_code == 2 and "no such run directory" in result.output
