@@ -32,9 +32,9 @@ import torch
 HARD_SLOPE = 0.2
 HARD_OFFSET = 0.5
 
-# Below this many state elements per step (N * B * H) the op count dominates and plain tanh is used;
-# above it the arithmetic of tanh does, and the sigmoid form wins (measured on a 2-core AVX-512 CPU).
-FAST_TANH_MIN_ELEMENTS = 2048
+# Below this many state elements per step (N * B * H) the op count is the cost and the narrow path is used;
+# above it the arithmetic and memory traffic are, and the wide path is (measured on a 2-core AVX-512 CPU).
+WIDE_MIN_ELEMENTS = 2048
 
 FUSED_CELLS = ("lstm", "gru", "rnn")
 FUSED_GATES = ("hard_sigmoid", "sigmoid")
@@ -45,7 +45,9 @@ class _Spec:
     cell: str
     gate: str
     hidden: int
-    fast_tanh: bool
+    wide: bool
+    """Wide stacks: tanh as 2 sigmoid(2x) - 1, and block-by-block products instead of one broadcast
+    (torch's broadcast over a middle dimension of 4 with an inner one of H runs element-chunk by chunk)."""
 
     @property
     def gate_blocks(self) -> int:
@@ -59,7 +61,7 @@ class _Spec:
     @property
     def tanh_scale(self) -> float:
         """Tanh blocks are fed 2x when tanh is computed as 2 sigmoid(2x) - 1."""
-        return 2.0 if self.fast_tanh else 1.0
+        return 2.0 if self.wide else 1.0
 
 
 @functools.lru_cache(maxsize=64)
@@ -88,16 +90,20 @@ def _gate_(spec: _Spec, x: torch.Tensor) -> None:
 
 
 def _gate_derivative(spec: _Spec, a: torch.Tensor) -> torch.Tensor:
-    """d gate / d (unscaled) pre-activation, from the gate's output a, for all steps at once."""
+    """d gate / d (unscaled) pre-activation from the gate outputs a, as a new tensor, all steps at once.
+
+    sigmoid: a (1 - a). hard_sigmoid: 0.2 strictly inside the ramp, like torch's hardsigmoid backward; a is
+    clamped to [0, 1], so a - a^2 > 0 exactly there, and sign() avoids comparisons (slow on CPU).
+    """
+    u = torch.addcmul(a, a, a, value=-1.0)
     if spec.gate == "hard_sigmoid":
-        # torch's hardsigmoid passes gradient strictly inside the ramp; so does this.
-        return ((a > 0) & (a < 1)).to(a.dtype) * HARD_SLOPE
-    return a * (1 - a)
+        u.sign_().mul_(HARD_SLOPE)
+    return u
 
 
 def _tanh_(spec: _Spec, x: torch.Tensor, scale: float = 1.0) -> None:
     """In place: x (pre-activations already multiplied by tanh_scale) -> scale * tanh(pre)."""
-    if spec.fast_tanh:
+    if spec.wide:
         x.sigmoid_()
         # scale * (2 s - 1) in one op; torch.add(const, x, alpha=...) writes straight back into x.
         torch.add(_constant(-scale, x.dtype, x.device), x, alpha=2.0 * scale, out=x)
@@ -109,25 +115,63 @@ def _tanh_(spec: _Spec, x: torch.Tensor, scale: float = 1.0) -> None:
 
 def _tanh(spec: _Spec, x: torch.Tensor, out: torch.Tensor) -> None:
     """out = tanh(x / tanh_scale): x holds tanh_scale times the argument."""
-    if spec.fast_tanh:
+    if spec.wide:
         torch.sigmoid(x, out=out)
         torch.add(_constant(-1.0, x.dtype, x.device), out, alpha=2.0, out=out)
     else:
         torch.tanh(x, out=out)
 
 
-def _prev(first: torch.Tensor, seq: torch.Tensor) -> torch.Tensor:
-    """(N, B, X) and (T, N, B, X) -> (T, N, B, X): the value before each step."""
-    return torch.cat([first.unsqueeze(0), seq[:-1]])
+def _one_minus_square(x: torch.Tensor, scale: float = 1.0, out: torch.Tensor | None = None) -> torch.Tensor:
+    """1 - (x / scale)^2 in one op."""
+    one = _constant(1.0, x.dtype, x.device)
+    return torch.addcmul(one, x, x, value=-1.0 / (scale * scale), out=out)
 
 
-def _weight_grad(h_prev: torch.Tensor, d_pre: torch.Tensor) -> torch.Tensor:
-    """sum over steps and rollouts of h_prev^T d_pre: (T, N, B, H), (T, N, B, G) -> (N, H, G)."""
-    t, n, b, h = h_prev.shape
-    left = h_prev.permute(1, 3, 0, 2).reshape(n, h, t * b)
-    right = d_pre.permute(1, 0, 2, 3).reshape(n, t * b, d_pre.shape[-1])
-    return torch.bmm(left, right)
+def _model_layout(x: torch.Tensor) -> torch.Tensor:
+    """(T, N, B, X) -> contiguous (N, B, T, X)."""
+    return x.permute(1, 2, 0, 3).contiguous()
 
+
+def _step_layout(x: torch.Tensor) -> torch.Tensor:
+    """(N, B, T, X) -> contiguous (T, N, B, X)."""
+    return x.permute(2, 0, 1, 3).contiguous()
+
+
+def _weight_grad(h0: torch.Tensor, hidden: torch.Tensor, d_pre: torch.Tensor) -> torch.Tensor:
+    """sum over steps and rollouts of h_prev^T d_pre: h0 (N, B, H), hidden (N, B, T, H), d_pre (N, B, T, G)."""
+    n, b, steps, h = hidden.shape
+    first = torch.bmm(h0.transpose(1, 2), d_pre[:, :, 0])
+    if steps == 1:
+        return first
+    h_prev = hidden[:, :, :-1].reshape(n, b * (steps - 1), h)
+    d_rest = d_pre[:, :, 1:].reshape(n, b * (steps - 1), d_pre.shape[-1])
+    return torch.baddbmm(first, h_prev.transpose(1, 2), d_rest)
+
+
+def _blocks_times(
+    spec: _Spec,
+    coeff: torch.Tensor,
+    factor: torch.Tensor,
+    out: torch.Tensor,
+    odd: tuple[int, torch.Tensor] | None = None,
+) -> None:
+    """out[:, :, j] = coeff[:, :, j] * factor for every block j, except block odd[0], which takes odd[1].
+
+    coeff and out are (N, B, blocks, H), the factors (N, B, H).
+    """
+    if spec.wide:
+        for j in range(coeff.shape[2]):
+            torch.mul(coeff[:, :, j], odd[1] if odd is not None and j == odd[0] else factor, out=out[:, :, j])
+        return
+    torch.mul(coeff, factor.unsqueeze(-2), out=out)
+    if odd is not None:
+        torch.mul(coeff[:, :, odd[0]], odd[1], out=out[:, :, odd[0]])
+
+
+# Layout: everything the steps touch is stored step-major (T, N, B, ...), so each step reads and writes
+# contiguous memory (a step slice of an (N, B, T, ...) tensor is strided and costs ~20x more at N = 1024);
+# the model-layout (N, B, T, ...) tensors are converted once per pass, at the boundary.
 
 # --- LSTM -------------------------------------------------------------------------------------------------
 
@@ -138,10 +182,11 @@ def _lstm_forward(spec: _Spec, pre_in: torch.Tensor, w: torch.Tensor, h0: torch.
     Keeps c scaled by k = tanh_scale (so tanh(c) is one sigmoid of the stored value) and the candidate g
     scaled by k to match; returns activations [i, f, o, k g], k c, tanh(c) and h, each (T, N, B, ·).
     """
+    steps, n, b, g = pre_in.shape
     h = spec.hidden
     k = spec.tanh_scale
-    acts = torch.empty_like(pre_in)
-    cells = pre_in.new_empty(*pre_in.shape[:-1], h)
+    acts = pre_in.new_empty(steps, n, b, g)
+    cells = pre_in.new_empty(steps, n, b, h)
     tanh_c = torch.empty_like(cells)
     hidden = torch.empty_like(cells)
     gates = acts[..., : 3 * h].unbind(0)
@@ -149,14 +194,15 @@ def _lstm_forward(spec: _Spec, pre_in: torch.Tensor, w: torch.Tensor, h0: torch.
     i_s, f_s, o_s = (acts[..., j * h : (j + 1) * h].unbind(0) for j in range(3))
     c = c0 * k if k != 1.0 else c0
     h_prev = h0
-    whole_sigmoid = spec.gate == "sigmoid" and spec.fast_tanh
+    whole_sigmoid = spec.gate == "sigmoid" and spec.wide
+    minus_two = _constant(-2.0, acts.dtype, acts.device)
     for t, (p, a, c_out, tc_out, h_out) in enumerate(
         zip(pre_in.unbind(0), acts.unbind(0), cells.unbind(0), tanh_c.unbind(0), hidden.unbind(0), strict=True)
     ):
         torch.baddbmm(p, h_prev, w, out=a)
         if whole_sigmoid:
-            a.sigmoid_()  # gates and candidate share one sigmoid; the candidate is fixed up below
-            torch.add(_constant(-2.0, a.dtype, a.device), cand[t], alpha=4.0, out=cand[t])  # k (2 s - 1)
+            a.sigmoid_()  # gates and candidate share one sigmoid; the candidate is fixed up to k (2 s - 1)
+            torch.add(minus_two, cand[t], alpha=4.0, out=cand[t])
         else:
             _gate_(spec, gates[t])
             _tanh_(spec, cand[t], scale=k)
@@ -169,48 +215,56 @@ def _lstm_forward(spec: _Spec, pre_in: torch.Tensor, w: torch.Tensor, h0: torch.
 
 
 def _lstm_backward(spec, acts, cells, tanh_c, hidden, h0, c0, weight_hh, d_hidden, d_c_last):
+    """All (T, N, B, ·) but hidden (N, B, T, H); returns d pre (N, B, T, G), d W, d h0, d c0."""
     h = spec.hidden
     k = spec.tanh_scale
-    steps, n, b, _ = acts.shape
-    i, f, o, cand = acts.split(h, dim=-1)
-    g = cand / k if k != 1.0 else cand
-    c_prev = _prev(c0, cells / k if k != 1.0 else cells)
-    deriv = torch.cat([_gate_derivative(spec, acts[..., : 3 * h]), 1 - g * g], dim=-1).view(steps, n, b, 4, h)
-    # d pre = K * [dc, dc, dh, dc] per block: i <- g, f <- c_prev, o <- tanh(c), candidate <- i.
-    coeff = torch.stack([g, c_prev, tanh_c, i], dim=3).mul_(deriv)  # (T, N, B, 4, H)
-    dc_from_h = o * (1 - tanh_c * tanh_c)  # d c / d h through h = o tanh(c)
+    steps, n, b, g = acts.shape
+    zero = _constant(0.0, acts.dtype, acts.device)
+    i, f, o, cand = acts.view(steps, n, b, 4, h).unbind(3)
+    # coeff: d pre = coeff * [dc, dc, dh, dc] per block: i <- g D_i, f <- c_prev D_f, o <- tanh(c) D_o,
+    # candidate <- i D_g; built in place over the gate derivatives.
+    coeff = _gate_derivative(spec, acts).view(steps, n, b, 4, h)
+    k_i, k_f, k_o, k_g = coeff.unbind(3)
+    _one_minus_square(cand, k, out=k_g)
+    k_g.mul_(i)
+    torch.addcmul(zero, k_i, cand, value=1.0 / k, out=k_i)
+    k_f[0].mul_(c0)
+    if steps > 1:
+        torch.addcmul(zero, k_f[1:], cells[:-1], value=1.0 / k, out=k_f[1:])
+    k_o.mul_(tanh_c)
+    dc_from_h = _one_minus_square(tanh_c).mul_(o)  # d c / d h through h = o tanh(c)
     d_pre = acts.new_empty(steps, n, b, 4, h)
     w_t = weight_hh.transpose(1, 2)  # (N, G, H), the real (unscaled) weights
-    dh = acts.new_empty(n, b, h)
+    dh_buf = acts.new_empty(n, b, h)
     coeffs, dc_coeffs, fs, d_pres = coeff.unbind(0), dc_from_h.unbind(0), f.unbind(0), d_pre.unbind(0)
-    d_pre_o = d_pre[..., 2, :].unbind(0)
-    coeff_o = coeff[..., 2, :].unbind(0)
     d_hid = d_hidden.unbind(0)
     dc_next = d_c_last
     for t in range(steps - 1, -1, -1):
         if t == steps - 1:
-            dh.copy_(d_hid[t])
+            dh = d_hid[t]
         else:
-            torch.baddbmm(d_hid[t], d_pres[t + 1].view(n, b, 4 * h), w_t, out=dh)
+            dh = torch.baddbmm(d_hid[t], d_pres[t + 1].view(n, b, 4 * h), w_t, out=dh_buf)
         dc = dh * dc_coeffs[t] if dc_next is None else torch.addcmul(dc_next, dh, dc_coeffs[t])
-        torch.mul(coeffs[t], dc.unsqueeze(-2), out=d_pres[t])
-        torch.mul(coeff_o[t], dh, out=d_pre_o[t])
+        _blocks_times(spec, coeffs[t], dc, d_pres[t], odd=(2, dh))
         dc_next = dc * fs[t]
-    d_pre = d_pre.view(steps, n, b, 4 * h)
-    d_h0 = torch.bmm(d_pre[0], w_t)
-    d_w = _weight_grad(_prev(h0, hidden), d_pre)
-    return d_pre, d_w, d_h0, dc_next
+    d_h0 = torch.bmm(d_pres[0].view(n, b, 4 * h), w_t)
+    d_pre = _model_layout(d_pre.view(steps, n, b, 4 * h))
+    return d_pre, _weight_grad(h0, hidden, d_pre), d_h0, dc_next
 
 
 # --- GRU --------------------------------------------------------------------------------------------------
 
 
 def _gru_forward(spec: _Spec, pre_in: torch.Tensor, w: torch.Tensor, h0: torch.Tensor):
-    """h = n + z (h_prev - n), n = tanh(P_n + r R_n), R = h_prev W; returns activations, R, h_prev - n, h."""
+    """h = n + z (h_prev - n), n = tanh(P_n + r R_n), R = h_prev W.
+
+    Returns activations [z, r, n], R, h_prev - n and h, each (T, N, B, ·).
+    """
+    steps, n, b, g = pre_in.shape
     h = spec.hidden
-    acts = torch.empty_like(pre_in)
-    recurrent = torch.empty_like(pre_in)
-    diff = pre_in.new_empty(*pre_in.shape[:-1], h)
+    acts = pre_in.new_empty(steps, n, b, g)
+    recurrent = torch.empty_like(acts)
+    diff = pre_in.new_empty(steps, n, b, h)
     hidden = torch.empty_like(diff)
     zr = acts[..., : 2 * h].unbind(0)
     p_zr = pre_in[..., : 2 * h].unbind(0)
@@ -234,38 +288,43 @@ def _gru_forward(spec: _Spec, pre_in: torch.Tensor, w: torch.Tensor, h0: torch.T
 
 
 def _gru_backward(spec, acts, recurrent, diff, hidden, h0, weight_hh, d_hidden):
+    """All (T, N, B, ·) but hidden (N, B, T, H); returns d pre (N, B, T, G), d W, d h0."""
     h = spec.hidden
     steps, n, b, _ = acts.shape
-    z, r, n_act = acts.split(h, dim=-1)
-    rec_n = recurrent[..., 2 * h :] / spec.tanh_scale if spec.fast_tanh else recurrent[..., 2 * h :]
-    d_gates = _gate_derivative(spec, acts[..., : 2 * h])
-    k1 = diff * d_gates[..., :h]  # d pre_z / d h
-    k2 = (1 - z) * (1 - n_act * n_act)  # d pre_n / d h
-    k3 = k2 * rec_n * d_gates[..., h:]  # d pre_r / d h
-    # d R = d h * [k1, k3, k2 r] (what flows back through W), d P = d h * [k1, k3, k2].
-    coeff_rec = torch.stack([k1, k3, k2 * r], dim=3)  # (T, N, B, 3, H)
+    zero = _constant(0.0, acts.dtype, acts.device)
+    z, r, n_act = acts.view(steps, n, b, 3, h).unbind(3)
+    rec_n = recurrent[..., 2 * h :]  # tanh_scale times R_n
+    deriv = _gate_derivative(spec, acts).view(steps, n, b, 3, h)
+    d_z, d_r, k2 = deriv.unbind(3)
+    # d pre_n / d h = (1 - z)(1 - n^2), built in place over the n block.
+    _one_minus_square(n_act, out=k2)
+    torch.addcmul(k2, z, k2, value=-1.0, out=k2)
+    # coeff: what flows back through W per unit d h: [d pre_z, d pre_r, d pre_n * r].
+    coeff = acts.new_empty(steps, n, b, 3, h)
+    c_z, c_r, c_n = coeff.unbind(3)
+    torch.mul(diff, d_z, out=c_z)
+    torch.addcmul(zero, k2, rec_n, value=1.0 / spec.tanh_scale, out=c_r)
+    c_r.mul_(d_r)
+    torch.mul(k2, r, out=c_n)
     d_rec = acts.new_empty(steps, n, b, 3, h)
-    d_h_all = acts.new_empty(steps, n, b, h)
+    d_pre = acts.new_empty(steps, n, b, 3, h)
     w_t = weight_hh.transpose(1, 2)
-    z_s, d_hid, d_recs, coeffs, dhs = (
-        z.unbind(0),
-        d_hidden.unbind(0),
-        d_rec.unbind(0),
-        coeff_rec.unbind(0),
-        d_h_all.unbind(0),
-    )
+    z_s, coeffs, k2s = z.unbind(0), coeff.unbind(0), k2.unbind(0)
+    d_hid, d_recs, d_pre_n = d_hidden.unbind(0), d_rec.unbind(0), d_pre[..., 2, :].unbind(0)
+    dh_next = None
     for t in range(steps - 1, -1, -1):
-        if t == steps - 1:
-            dhs[t].copy_(d_hid[t])
+        if dh_next is None:
+            dh = d_hid[t]
         else:
-            carried = torch.addcmul(d_hid[t], dhs[t + 1], z_s[t + 1])
-            torch.baddbmm(carried, d_recs[t + 1].view(n, b, 3 * h), w_t, out=dhs[t])
-        torch.mul(coeffs[t], dhs[t].unsqueeze(-2), out=d_recs[t])
-    d_rec = d_rec.view(steps, n, b, 3 * h)
-    d_h0 = torch.baddbmm(dhs[0] * z_s[0], d_rec[0], w_t)
-    d_pre = torch.cat([k1, k3, k2], dim=-1).mul_(d_h_all.repeat(1, 1, 1, 3))
-    d_w = _weight_grad(_prev(h0, hidden), d_rec)
-    return d_pre, d_w, d_h0
+            carried = torch.addcmul(d_hid[t], dh_next, z_s[t + 1])
+            dh = torch.baddbmm(carried, d_recs[t + 1].view(n, b, 3 * h), w_t)
+        _blocks_times(spec, coeffs[t], dh, d_recs[t])
+        torch.mul(k2s[t], dh, out=d_pre_n[t])
+        dh_next = dh
+    d_pre[..., :2, :] = d_rec[..., :2, :]  # z and r enter W's product and the input alike
+    d_h0 = torch.baddbmm(dh_next * z_s[0], d_recs[0].view(n, b, 3 * h), w_t)
+    d_rec = _model_layout(d_rec.view(steps, n, b, 3 * h))
+    return _model_layout(d_pre.view(steps, n, b, 3 * h)), _weight_grad(h0, hidden, d_rec), d_h0
 
 
 # --- RNN --------------------------------------------------------------------------------------------------
@@ -281,21 +340,19 @@ def _rnn_forward(spec: _Spec, pre_in: torch.Tensor, w: torch.Tensor, h0: torch.T
     return (hidden,)
 
 
-def _rnn_backward(spec, hidden, h0, weight_hh, d_hidden):
-    steps, n, b, h = hidden.shape
-    deriv = (1 - hidden * hidden).unbind(0)
-    d_pre = torch.empty_like(hidden)
+def _rnn_backward(spec, hidden_steps, hidden, h0, weight_hh, d_hidden):
+    """hidden_steps and d_hidden (T, N, B, H), hidden (N, B, T, H); returns d pre (N, B, T, H), d W, d h0."""
+    steps, n, b, h = hidden_steps.shape
+    deriv = _one_minus_square(hidden_steps).unbind(0)
+    d_pre = torch.empty_like(hidden_steps)
     d_pres, d_hid = d_pre.unbind(0), d_hidden.unbind(0)
     w_t = weight_hh.transpose(1, 2)
-    dh = hidden.new_empty(n, b, h)
     for t in range(steps - 1, -1, -1):
-        if t == steps - 1:
-            dh.copy_(d_hid[t])
-        else:
-            torch.baddbmm(d_hid[t], d_pres[t + 1], w_t, out=dh)
+        dh = d_hid[t] if t == steps - 1 else torch.baddbmm(d_hid[t], d_pres[t + 1], w_t)
         torch.mul(dh, deriv[t], out=d_pres[t])
-    d_h0 = torch.bmm(d_pre[0], w_t)
-    return d_pre, _weight_grad(_prev(h0, hidden), d_pre), d_h0
+    d_h0 = torch.bmm(d_pres[0], w_t)
+    d_pre = _model_layout(d_pre)
+    return d_pre, _weight_grad(h0, hidden, d_pre), d_h0
 
 
 # --- autograd glue ----------------------------------------------------------------------------------------
@@ -307,45 +364,46 @@ class _Recurrence(torch.autograd.Function):
     @staticmethod
     def forward(ctx, spec, projected, weight_hh, h0, c0):  # type: ignore[override]
         scale, offset = _affine(spec, projected.dtype, projected.device)
-        steps, n, b = projected.shape[2], projected.shape[0], projected.shape[1]
-        pre_in = projected.new_empty(steps, n, b, projected.shape[-1])
-        torch.addcmul(offset, projected.permute(2, 0, 1, 3), scale, out=pre_in)  # (T, N, B, G)
+        pre_in = _step_layout(projected).mul_(scale).add_(offset)  # (T, N, B, G)
         w = weight_hh * scale
         ctx.spec = spec
         ctx.set_materialize_grads(False)
         if spec.cell == "lstm":
-            saved = _lstm_forward(spec, pre_in, w, h0, c0)
-            ctx.save_for_backward(*saved, h0, c0, weight_hh)
-            cells, hidden = saved[1], saved[3]
-            c_last = cells[-1] / spec.tanh_scale if spec.fast_tanh else cells[-1].clone()
-            return hidden.permute(1, 2, 0, 3), c_last
-        saved = _gru_forward(spec, pre_in, w, h0) if spec.cell == "gru" else _rnn_forward(spec, pre_in, w, h0)
-        ctx.save_for_backward(*saved, h0, weight_hh)
-        return saved[-1].permute(1, 2, 0, 3)
+            acts, cells, tanh_c, hidden_steps = _lstm_forward(spec, pre_in, w, h0, c0)
+            hidden = _model_layout(hidden_steps)
+            ctx.save_for_backward(acts, cells, tanh_c, hidden, h0, c0, weight_hh)
+            c_last = cells[-1] / spec.tanh_scale if spec.wide else cells[-1].clone()
+            return hidden, c_last
+        if spec.cell == "gru":
+            acts, recurrent, diff, hidden_steps = _gru_forward(spec, pre_in, w, h0)
+            hidden = _model_layout(hidden_steps)
+            ctx.save_for_backward(acts, recurrent, diff, hidden, h0, weight_hh)
+            return hidden
+        (hidden_steps,) = _rnn_forward(spec, pre_in, w, h0)
+        hidden = _model_layout(hidden_steps)
+        ctx.save_for_backward(hidden_steps, hidden, h0, weight_hh)
+        return hidden
 
     @staticmethod
     def backward(ctx, d_hidden, d_c_last=None):  # type: ignore[override]
         spec = ctx.spec
         saved = ctx.saved_tensors
-        steps = saved[0].shape[0]
-        if d_hidden is None:
-            n, b, h = saved[-2].shape if spec.cell != "lstm" else saved[-3].shape
-            d_hidden = saved[0].new_zeros(steps, n, b, h)
-        else:
-            d_hidden = d_hidden.permute(2, 0, 1, 3).contiguous()  # (T, N, B, H)
+        hidden = saved[3] if spec.cell != "rnn" else saved[1]
+        d_steps = torch.zeros_like(hidden) if d_hidden is None else d_hidden
+        d_steps = _step_layout(d_steps)  # (T, N, B, H)
         d_c0 = None
         if spec.cell == "lstm":
             acts, cells, tanh_c, hidden, h0, c0, weight_hh = saved
             d_pre, d_w, d_h0, d_c0 = _lstm_backward(
-                spec, acts, cells, tanh_c, hidden, h0, c0, weight_hh, d_hidden, d_c_last
+                spec, acts, cells, tanh_c, hidden, h0, c0, weight_hh, d_steps, d_c_last
             )
         elif spec.cell == "gru":
             acts, recurrent, diff, hidden, h0, weight_hh = saved
-            d_pre, d_w, d_h0 = _gru_backward(spec, acts, recurrent, diff, hidden, h0, weight_hh, d_hidden)
+            d_pre, d_w, d_h0 = _gru_backward(spec, acts, recurrent, diff, hidden, h0, weight_hh, d_steps)
         else:
-            hidden, h0, weight_hh = saved
-            d_pre, d_w, d_h0 = _rnn_backward(spec, hidden, h0, weight_hh, d_hidden)
-        return None, d_pre.permute(1, 2, 0, 3), d_w, d_h0, d_c0
+            hidden_steps, hidden, h0, weight_hh = saved
+            d_pre, d_w, d_h0 = _rnn_backward(spec, hidden_steps, hidden, h0, weight_hh, d_steps)
+        return None, d_pre, d_w, d_h0, d_c0
 
 
 def recurrence(
@@ -365,11 +423,11 @@ def recurrence(
         state: the initial state, (h,) or (h, c), each (N, B, H).
 
     Returns:
-        hidden (N, B, T, H) and the final state, exactly as stepping `SequenceModel.advance` T times gives.
+        hidden (N, B, T, H) and the final state, as stepping `SequenceModel.advance` T times gives them.
     """
     n, b, _, _ = projected.shape
     hidden_size = weight_hh.shape[1]
-    spec = _Spec(cell, gate, hidden_size, fast_tanh=n * b * hidden_size >= FAST_TANH_MIN_ELEMENTS)
+    spec = _Spec(cell, gate, hidden_size, wide=n * b * hidden_size >= WIDE_MIN_ELEMENTS)
     h0 = state[0].contiguous()
     if cell == "lstm":
         hidden, c_last = _Recurrence.apply(spec, projected, weight_hh, h0, state[1].contiguous())
