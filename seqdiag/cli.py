@@ -174,15 +174,28 @@ def _print_json(data: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
-def _train_now(config: Config, device: str, show_progress: bool, **options: Any):
+def _train_now(config: Config, device: str, show_progress: bool, also_on_step=None, **options: Any):
+    """Train with a progress bar on stderr; `also_on_step` (e.g. a TensorBoard logger) sees every step too."""
     from seqdiag.render import stderr_console, training_progress
     from seqdiag.train import train
 
     with training_progress(stderr_console(), config.train.steps, enabled=show_progress) as on_step:
+        if also_on_step is not None:
+            on_step = _both(on_step, also_on_step)
         return train(config, device=device, on_step=on_step, **options)
 
 
-def _train_and_save(config: Config, device: str, target: Path, force: bool, show_progress: bool, resume_from=None):
+def _both(first, second):
+    def on_step(progress) -> None:
+        first(progress)
+        second(progress)
+
+    return on_step
+
+
+def _train_and_save(
+    config: Config, device: str, target: Path, force: bool, show_progress: bool, resume_from=None, also_on_step=None
+):
     """Train (or resume), stopping cleanly on Ctrl-C, and save atomically; a numerical fault saves the last good
     state only where no run exists, so a failed train never clobbers one."""
     from seqdiag.interrupt import stop_on_interrupt
@@ -194,7 +207,9 @@ def _train_and_save(config: Config, device: str, target: Path, force: bool, show
             f"training steps {start}..{config.train.steps} → {target} (Ctrl-C stops after the current step)"
         )
         try:
-            result = _train_now(config, device, show_progress, should_stop=should_stop, resume_from=resume_from)
+            result = _train_now(
+                config, device, show_progress, also_on_step, should_stop=should_stop, resume_from=resume_from
+            )
         except RunFailure as exc:
             if exc.partial is None:
                 raise RunFailure(f"{exc}; nothing saved") from None
@@ -242,6 +257,15 @@ def train(
         Path | None,
         typer.Option("--resume", help="Continue an interrupted run directory to its planned steps, in place."),
     ] = None,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option(
+            "--tensorboard",
+            help="Also log loss, accuracy per procedure and the generated strings to this TensorBoard folder "
+            "(pip install 'seqdiag[tensorboard]').",
+            metavar="DIR",
+        ),
+    ] = None,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
     json_: JsonOpt = False,
@@ -274,7 +298,15 @@ def train(
             target = out or default_run_dir(resolved)
             check_target(target, force)
             dev = _prepare_torch(device, threads)
-        result = _train_and_save(resolved, dev, target, force, not json_, previous)
+        if tensorboard is not None:
+            from seqdiag.sequence import ToySequence
+            from seqdiag.tensorboard_log import TensorBoardLogger
+
+            targets = ToySequence.from_config(resolved.sequence).target_text()
+            with TensorBoardLogger(tensorboard, resolved, targets) as logger:
+                result = _train_and_save(resolved, dev, target, force, not json_, previous, logger)
+        else:
+            result = _train_and_save(resolved, dev, target, force, not json_, previous)
         summary = summary_of(result)
         if json_:
             _print_json({"command": "train", "run": str(target), "config": resolved.to_dict(), **summary})
