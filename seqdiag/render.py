@@ -21,6 +21,7 @@ from seqdiag.diagnosis import Finding
 from seqdiag.plot import PlotResult
 from seqdiag.report import CompareReport, RunInfo, SampleReport
 from seqdiag.sampling import Trace
+from seqdiag.sparkline import history_glance, sparkline
 
 ZERO_INPUT = "∅"
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
@@ -196,10 +197,52 @@ def verdict_panel(report: CompareReport) -> Panel:
     return Panel(Group(*parts), title="Verdict", title_align="left", border_style="bold")
 
 
+def _right_strip(shares: list[float]) -> Text:
+    """A "right at checkpoint" strip: █ green where the pattern was right, ▁ red where wrong, yellow blocks mixed."""
+    text = Text()
+    for share, block in zip(shares, sparkline(shares, low=0.0, high=1.0), strict=True):
+        text.append(block, style="green" if share == 1 else "red" if share == 0 else "yellow")
+    return text
+
+
+def history_glance_table(report: CompareReport) -> Table | None:
+    """The history at a glance: the loss as a sparkline over the checkpoints, and per procedure a strip of the
+    checkpoints at which it got the pattern right, in the same columns."""
+    modes = [m for m in report.traces if m != "refeed"]
+    glance = history_glance(report.history, report.losses, modes, report.traces["teacher"].targets)
+    if glance is None:
+        return None
+    per_cell = "" if glance.checkpoints_per_cell == 1 else f", up to {glance.checkpoints_per_cell} per column"
+    table = Table(
+        box=None,
+        pad_edge=False,
+        show_header=False,
+        title="At a glance",
+        caption=f"one column per checkpoint{per_cell}, steps {glance.first_step}–{glance.last_step} · "
+        "█ = pattern right, ▁ = wrong",
+        title_justify="left",
+        caption_justify="left",
+    )
+    table.add_column(justify="right", style="bold")
+    table.add_column(no_wrap=True)
+    table.add_column(style="dim")
+    table.add_row(
+        "loss", glance.loss, f"{glance.loss_first:.4f} → {glance.loss_last:.4f} (mean per column, log scale)"
+    )
+    for mode, shares in glance.right.items():
+        stats = report.history_stats[mode]
+        summary = f"right at {stats.right}/{stats.checkpoints}, reverted {stats.reverts}×"
+        table.add_row(mode, _right_strip(shares), summary)
+    return table
+
+
 def render_compare(console: Console, report: CompareReport) -> None:
     console.print(header("compare", report.config, report.run))
     console.print(per_step_table(report.traces))
     console.print(history_table(report))
+    glance = history_glance_table(report)
+    if glance is not None:
+        console.print(glance)
     console.print(verdict_panel(report))
 
 

@@ -1,0 +1,77 @@
+"""Sparklines and right-at-checkpoint strips: pure functions, and the glance table compare prints."""
+
+import io
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+from rich.console import Console
+
+from seqdiag.history import Snapshot
+from seqdiag.sparkline import BLOCKS, groups, history_glance, sparkline
+
+
+def test_sparkline_maps_the_range_onto_the_blocks():
+    assert sparkline(range(8)) == BLOCKS
+    assert sparkline([3.0, 3.0, 3.0]) == "▁▁▁"  # flat: at the bottom
+    assert sparkline([0.0, math.nan, 1.0]) == "▁ █"
+    assert sparkline([]) == ""
+    assert sparkline([0.5], low=0.0, high=1.0) in ("▄", "▅")
+    assert sparkline([2.0], low=0.0, high=1.0) == "█"  # clipped to the given range
+
+
+def test_sparkline_log_scale_spreads_orders_of_magnitude():
+    assert sparkline([1.0, 0.1, 0.01, 0.001], log=True) == "█▆▃▁"
+    assert sparkline([1.0, 0.0], log=True) == "▁ "  # zero has no logarithm
+
+
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=50))
+def test_sparkline_has_one_character_per_value(values):
+    line = sparkline(values)
+    assert len(line) == len(values)
+    assert set(line) <= set(BLOCKS) | {" "}
+
+
+@given(st.integers(1, 500), st.integers(1, 80))
+def test_groups_cover_every_index_once_in_order(count, cells):
+    parts = groups(count, cells)
+    assert [i for part in parts for i in part] == list(range(count))
+    assert len(parts) == min(count, cells)
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+
+
+def _history(outputs, every=10):
+    return [Snapshot(i * every, 1.0 / (i + 1), {"free": o}, {"free": 0.0}) for i, o in enumerate(outputs)]
+
+
+def test_history_glance_aligns_loss_and_strips_on_checkpoints():
+    history = _history(["00S", "01S", "00S", "01S"])
+    losses = [1.0] * 10 + [0.1] * 10 + [0.01] * 10
+    glance = history_glance(history, losses, ["free"], "01S")
+    assert glance.right == {"free": [0.0, 1.0, 0.0, 1.0]}
+    assert glance.loss == "█▅▁▆"  # 1.0, 0.1, 0.01, then the final snapshot's own loss (0.25)
+    assert (glance.first_step, glance.last_step, glance.checkpoints_per_cell) == (0, 30, 1)
+
+
+def test_history_glance_groups_long_histories():
+    history = _history(["01S"] * 100 + ["00S"] * 20)
+    glance = history_glance(history, [0.5] * 1200, ["free"], "01S", cells=60)
+    assert len(glance.right["free"]) == 60 and glance.checkpoints_per_cell == 2
+    assert glance.right["free"][0] == 1.0 and glance.right["free"][-1] == 0.0
+    assert history_glance([], [], ["free"], "01S") is None
+
+
+def test_compare_prints_the_glance(trained_tiny):
+    from seqdiag.render import history_glance_table
+    from seqdiag.report import build_compare
+
+    report = build_compare(trained_tiny, "trained now")
+    console = Console(width=100, color_system=None, file=io.StringIO())
+    console.print(history_glance_table(report))
+    text = console.file.getvalue()
+    lines = text.splitlines()
+    assert lines[0].startswith("At a glance")
+    strips = {line.split()[0]: line.split()[1] for line in lines[1:5]}
+    assert set(strips) == {"loss", "teacher", "free", "zeros"}
+    assert {len(strip) for strip in strips.values()} == {len(report.history)}  # one column per checkpoint
+    assert f"right at {report.history_stats['free'].right}/{len(report.history)}" in text
