@@ -96,6 +96,49 @@ TemperatureOpt = Annotated[
     float | None, typer.Option("--temperature", help="0 = argmax; above 0 samples free-running predictions.")
 ]
 TopKOpt = Annotated[int | None, typer.Option("--top-k", help="Sample only among the k most likely symbols.")]
+TrainPoliciesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--train",
+        help="Train one model per training policy (comma-separated: teacher, free, zeros, scheduled) and show the "
+        "policy matrix; the first policy's model gets the full report.",
+        metavar="POLICIES",
+    ),
+]
+RolloutsOpt = Annotated[
+    int,
+    typer.Option("--rollouts", min=1, max=100_000, help="Sample free-running N times (one batch); show the spread."),
+]
+InjectOpt = Annotated[
+    str,
+    typer.Option(
+        "--inject", help="Steps at which a wrong symbol is forced into free-running (comma-separated).", metavar="STEPS"
+    ),
+]
+
+
+def _parse_policies(text: str) -> list[str]:
+    """`teacher,zeros` -> distinct training policies in order; an unknown one is a user error listing the valid."""
+    from seqdiag.config import TRAIN_POLICIES
+
+    names = list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    bad = [n for n in names if n not in TRAIN_POLICIES]
+    if not names or bad:
+        what = f"unknown policy {bad[0]!r}" if bad else "name at least one policy"
+        raise SeqdiagError(f"--train {text!r}: {what}; valid: {', '.join(TRAIN_POLICIES)}")
+    return names
+
+
+def _parse_steps(text: str) -> list[int]:
+    try:
+        steps = [int(p) for p in text.split(",") if p.strip()]
+    except ValueError:
+        raise SeqdiagError(f"--inject {text!r}: expected steps like 3,10,20") from None
+    if any(k < 1 for k in steps):
+        raise SeqdiagError(f"--inject {text!r}: steps start at 1 (step 0 is fed the start symbol)")
+    return steps
+
+
 EXPORT_SUFFIXES = (".svg", ".html", ".txt")
 ExportOpt = Annotated[
     Path | None,
@@ -377,6 +420,9 @@ def compare(
     seed: SeedOpt = None,
     temperature: TemperatureOpt = None,
     top_k: TopKOpt = None,
+    train_policies: TrainPoliciesOpt = None,
+    rollouts: RolloutsOpt = 1,
+    inject: InjectOpt = "3,10,20",
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also save the trained run here.")] = None,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
@@ -391,6 +437,12 @@ def compare(
     with _user_errors(debug):
         decoding_options = {"temperature": temperature, "top_k": top_k}
         _check_export(export, json_)
+        policies = _parse_policies(train_policies) if train_policies is not None else None
+        inject_at = _parse_steps(inject)
+        if policies and run is not None:
+            raise SeqdiagError("--train trains every policy from a config; drop --run or drop --train")
+        if policies:  # the first policy's model is the one diagnosed in full
+            set_ = [*(set_ or []), f"train.policy={policies[0]}"]
         if run is None:
             _resolve_config(config, set_, seed, decoding_options)
         if out is not None and out.exists():
@@ -405,7 +457,15 @@ def compare(
         from seqdiag.report import build_compare
 
         decoding = Decoding(result.config.sample.temperature, result.config.sample.top_k)
-        report = build_compare(result, source, decoding)
+        matrix = None
+        if policies:
+            from seqdiag.matrix import build_matrix, policy_config
+
+            results = {policies[0]: result}
+            for policy in policies[1:]:
+                results[policy] = _train_now(policy_config(result.config, policy), dev, show_progress=not json_)
+            matrix = build_matrix(results, inject_at)
+        report = build_compare(result, source, decoding, rollouts_n=rollouts, inject_at=inject_at, matrix=matrix)
         if json_:
             _print_json(report.to_json())
             return

@@ -9,11 +9,19 @@ Nothing here is claimed without a measurement behind it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from seqdiag.history import HistoryStats, Snapshot, history_stats
 from seqdiag.probes import InputNovelty, InputReliance, hidden_drift
 from seqdiag.sampling import Trace
+from seqdiag.stability import SPIKE_FACTOR, SPIKE_WINDOW
+
+if TYPE_CHECKING:
+    from seqdiag.drift import DriftReport
+    from seqdiag.matrix import PolicyMatrix
+    from seqdiag.recovery import Recovery
+    from seqdiag.rollouts import RolloutStats
+    from seqdiag.stability import Stability
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "note": 2}
 NEARLY_CONVERGED = 0.8  # teacher-forced accuracy above which a few wrong steps are not "did not converge"
@@ -49,6 +57,11 @@ class Evidence:
     training_symbols: list[str | None]  # distinct inputs training fed (None = zero vector)
     train_policy: str
     steps: int
+    drift: DriftReport | None = None
+    recovery: Recovery | None = None
+    stability: Stability | None = None
+    rollouts: RolloutStats | None = None
+    matrix: PolicyMatrix | None = None
 
 
 def _fmt_steps(steps: list[int]) -> str:
@@ -329,6 +342,7 @@ def diagnose(ev: Evidence) -> Verdict:
         _end_symbol(ev),
         _free_matches(ev),
         *_zeros_findings(ev, stats),
+        *depth_findings(ev),
     ]
     findings = [f for f in candidates if f is not None]
     order = {f.id: i for i, f in enumerate(findings)}  # causes are listed before symptoms
@@ -361,3 +375,269 @@ def diagnose(ev: Evidence) -> Verdict:
         "inputs you will sample with (train.policy)."
     )
     return Verdict(headline, fix, findings)
+
+
+# The findings below read the depth measurements (matrix, drift, recovery, counting, rollouts); each is
+# absent when its measurement was not taken.
+
+
+def _cell_text(cell) -> str:
+    divergence = "" if cell.first_divergence is None else f", first off at {cell.first_divergence}"
+    return f"{cell.correct}/{cell.targets}{divergence}"
+
+
+def _matrix_finding(m: PolicyMatrix) -> Finding:
+    diagonal = [c for c in m.cells if c.diagonal]
+    off = [c for c in m.cells if not c.diagonal]
+    diag_ok = [c for c in diagonal if c.pattern_right]
+    off_ok = [c for c in off if c.pattern_right]
+    off_bad = [c for c in off if not c.pattern_right]
+    evidence = [
+        "diagonal (sampled as trained): " + "; ".join(f"{c.train}→{c.sample} {_cell_text(c)}" for c in diagonal),
+        "off the diagonal, wrong pattern: "
+        + ("; ".join(f"{c.train}→{c.sample} {_cell_text(c)}" for c in off_bad) if off_bad else "none"),
+        "off the diagonal, right anyway: "
+        + ("; ".join(f"{c.train}→{c.sample} {c.correct}/{c.targets}" for c in off_ok) if off_ok else "none"),
+    ]
+    for row in m.rows:
+        r = row.reliance
+        evidence.append(
+            f"trained {row.train}: another input symbol changes {r.other_symbol_share:.0%} of its teacher-forced "
+            f"predictions, a zero input {r.zero_input_share:.0%}, a state reset {r.state_reset_share:.0%}"
+        )
+    works = len(diag_ok) == len(diagonal)
+    title = (
+        f"train as you sample: the diagonal gets the pattern right in {len(diag_ok)}/{len(diagonal)} cells, "
+        f"off the diagonal {len(off_ok)}/{len(off)}"
+    )
+    return Finding(
+        "policy-matrix",
+        "note" if works and not off_bad else "warning",
+        title,
+        f"policy matrix, {len(m.policies)} training policies × {len(m.samples)} sampling procedures",
+        evidence,
+        "sample with the procedure that feeds what training fed (the diagonal), or train on the inputs you will "
+        "sample with (train.policy)",
+        0,
+        {
+            "diagonal_right": len(diag_ok),
+            "diagonal": len(diagonal),
+            "off_diagonal_right": len(off_ok),
+            "off_diagonal": len(off),
+            "off_diagonal_wrong": [f"{c.train}→{c.sample}" for c in off_bad],
+        },
+    )
+
+
+def _after(value: int | None) -> str:
+    return "never" if value is None else f"after {value}"
+
+
+def _recovery_finding(rec: Recovery, m: PolicyMatrix | None) -> Finding | None:
+    if not rec.injections:
+        return None
+    n = len(rec.injections)
+    evidence = [
+        f"step {i.step}: fed {i.fed!r} for {i.replaced!r} → continues the pattern from it {_after(i.continues_after)}, "
+        f"back on the targets {_after(i.resyncs_after)}; end symbol {'right' if i.end_symbol else 'wrong'}"
+        for i in rec.injections
+    ]
+    if rec.baseline_first_divergence is not None:
+        evidence.append(f"without injection free-running is already off at step {rec.baseline_first_divergence}")
+    if m is not None:
+        for row in m.rows:
+            r = row.recovery
+            evidence.append(
+                f"trained {row.train}: continues {r.continued}/{len(r.injections)} "
+                f"({', '.join(_after(i.continues_after) for i in r.injections)}), back on the targets "
+                f"{r.resynced}/{len(r.injections)} ({', '.join(_after(i.resyncs_after) for i in r.injections)})"
+            )
+    return Finding(
+        "error-recovery",
+        "note",
+        f"after a forced wrong symbol, free-running continues the pattern from it in {rec.continued}/{n} injections "
+        f"and gets back on the targets in {rec.resynced}/{n}",
+        f"free, injected at steps {', '.join(str(i.step) for i in rec.injections)}",
+        evidence,
+        "continuing from the error is what a lookup on the input does; getting back on the targets needs the state "
+        "to keep time, which only training on inputs that do not carry the answer forces",
+        0,
+        {"continued": rec.continued, "resynced": rec.resynced, "injections": n},
+    )
+
+
+def _drift_finding(drift: DriftReport) -> Finding | None:
+    if not drift.procedures:
+        return None
+    left = [p for p in drift.procedures if p.left_at is not None]
+    evidence = [
+        (
+            f"{p.mode}: leaves the band at step {p.left_at}, up to {p.max_distance:.2f} at step {p.max_at}"
+            if p.left_at is not None
+            else f"{p.mode}: stays within {drift.tolerance:g} (max {p.max_distance:.2f})"
+        )
+        + f"; a linear probe tells its states from teacher-forced ones at {p.probe_accuracy:.0%} held out"
+        for p in drift.procedures
+    ]
+    evidence.append(f"probe: {drift.probe}; 50% = indistinguishable")
+    title = (
+        "hidden states leave the teacher-forced trajectory in "
+        + ", ".join(f"{p.mode} (step {p.left_at}, probe {p.probe_accuracy:.0%})" for p in left)
+        if left
+        else f"every procedure keeps its hidden states within {drift.tolerance:g} of the teacher-forced ones"
+    )
+    return Finding(
+        "hidden-drift",
+        "warning" if left else "note",
+        title,
+        f"hidden states vs teacher-forced, tolerance {drift.tolerance:g} (L2)",
+        evidence,
+        "a procedure whose states training never visited has outputs training never fixed; feed what training fed"
+        if left
+        else None,
+        0,
+        {p.mode: {"left_at": p.left_at, "probe_accuracy": p.probe_accuracy} for p in drift.procedures},
+    )
+
+
+def _never(step: int | None) -> str:
+    return "never" if step is None else str(step)
+
+
+def _counting_finding(st: Stability) -> Finding | None:
+    teacher = next((c for c in st.curves if c.mode == "teacher"), None)
+    if teacher is None:
+        return None
+
+    def at(mode: str) -> str:
+        step = st.end_step.get(mode)
+        return f"{mode} {'never' if step is None else f'step {step}'}"
+
+    where = ", ".join(at(m) for m in st.end_step)
+    evidence = [f"end symbol first predicted at: {where} (due at step {st.target_step})"]
+    for c in st.curves:
+        evidence.append(
+            f"{c.mode}: pattern first right at step {_never(c.pattern_first_right)}, stable from "
+            f"{_never(c.pattern_stable_from)}; end symbol first right at {_never(c.end_first_right)}, stable from "
+            f"{_never(c.end_stable_from)} ({c.end_right}/{c.checkpoints} checkpoints)"
+        )
+    lag = (
+        teacher.end_first_right - teacher.pattern_first_right
+        if teacher.end_first_right is not None and teacher.pattern_first_right is not None
+        else None
+    )
+    title = (
+        f"the end symbol (counting) is learned {lag} steps after the pattern"
+        if lag is not None
+        else "the end symbol (counting) is never right at a checkpoint, the pattern is"
+        if teacher.pattern_first_right is not None
+        else "neither the pattern nor the end symbol is right at any checkpoint"
+    )
+    return Finding(
+        "counting",
+        "note",
+        title,
+        "history, teacher",
+        evidence,
+        None,
+        0,
+        {"end_step": st.end_step, "end_first_right": teacher.end_first_right, "lag": lag},
+    )
+
+
+def _instability_finding(st: Stability) -> Finding | None:
+    if not st.spikes and not st.teacher_flips:
+        return None
+    biggest = st.largest_spikes(5)
+    evidence = []
+    if st.spikes:
+        evidence.append(
+            f"{len(st.spikes)} loss spikes (> {SPIKE_FACTOR:g}× the median of the previous {SPIKE_WINDOW} steps) after "
+            "the loss fell below "
+            f"a quarter of its start at step {st.near_converged_at}; largest: "
+            + ", ".join(f"step {x.step} {x.loss:.3f} vs {x.baseline:.3f} ({x.ratio:.1f}×)" for x in biggest)
+        )
+    if st.teacher_flips:
+        evidence.append(
+            f"the teacher-forced output changed at {len(st.teacher_flips)} checkpoints after first being right: "
+            f"steps {_fmt_steps_compact(st.teacher_flips)}"
+        )
+    adaptive = st.optimizer in ("rmsprop", "adam")
+    if adaptive and st.denominator_median is not None and st.below_eps_share is not None:
+        evidence.append(
+            f"{st.optimizer} divides each gradient by sqrt(running mean of g²) + eps; at the end that root has "
+            f"median {st.denominator_median:.1e}, below eps = {st.eps:g} for {st.below_eps_share:.0%} of the weights"
+        )
+        evidence.append(
+            "with gradients this small the running mean forgets fast, so the next ordinary gradient is divided by "
+            "almost nothing and the step overshoots: the spikes come after convergence, not before"
+        )
+    title = (
+        f"late-training instability: {len(st.spikes)} loss spikes after near-convergence"
+        + (f" (largest at step {biggest[0].step}, {biggest[0].ratio:.1f}×)" if biggest else "")
+        + (f" and {len(st.teacher_flips)} teacher-forced output flips" if st.teacher_flips else "")
+    )
+    return Finding(
+        "late-instability",
+        "warning",
+        title,
+        f"training, steps {_fmt_steps_compact([x.step for x in st.spikes])}" if st.spikes else "history, teacher",
+        evidence,
+        f"likely cause: {st.optimizer} steps when gradients are tiny (eps = {st.eps:g}); raise train.eps, lower "
+        "train.lr, or stop once the pattern is stable"
+        if adaptive
+        else "lower train.lr, or stop once the pattern is stable",
+        0,
+        {
+            "spikes": [x.step for x in st.spikes],
+            "largest": [x.step for x in biggest],
+            "teacher_flips": st.teacher_flips,
+            "denominator_median": st.denominator_median,
+            "below_eps_share": st.below_eps_share,
+        },
+    )
+
+
+def _rollouts_finding(r: RolloutStats) -> Finding:
+    diverged = r.rollouts - r.all_right
+    quartiles = (
+        "first divergence quartiles " + " / ".join(f"{q:g}" for q in r.divergence_quartiles)
+        if r.divergence_quartiles
+        else "no rollout diverged"
+    )
+    return Finding(
+        "stochastic-rollouts",
+        "warning" if diverged else "note",
+        f"sampled at temperature {r.temperature:g}, {r.mode} gets every target right in {r.all_right}/{r.rollouts} "
+        "rollouts",
+        f"{r.mode}, {r.rollouts} rollouts (top-k {r.top_k or 'all'})",
+        [
+            f"{quartiles} over the {diverged} that diverged",
+            f"accuracy mean {r.accuracy_mean:.2f}, min {r.accuracy_min:.2f}, quartiles "
+            + " / ".join(f"{q:.2f}" for q in r.accuracy_quartiles),
+            f"pattern right in {r.pattern_right}/{r.rollouts}, end symbol right in {r.end_symbol_right}/{r.rollouts}; "
+            f"{r.distinct_outputs} distinct outputs",
+        ],
+        "sampling adds errors the model then feeds itself; use argmax (temperature 0) to reproduce training"
+        if diverged
+        else None,
+        0,
+        {"all_right": r.all_right, "rollouts": r.rollouts, "divergence_quartiles": r.divergence_quartiles},
+    )
+
+
+def depth_findings(ev: Evidence) -> list[Finding]:
+    """The findings of the depth measurements present in `ev`, in the order they explain the failure."""
+    found: list[Finding | None] = []
+    if ev.matrix is not None:
+        found.append(_matrix_finding(ev.matrix))
+    if ev.drift is not None:
+        found.append(_drift_finding(ev.drift))
+    if ev.recovery is not None:
+        found.append(_recovery_finding(ev.recovery, ev.matrix))
+    if ev.stability is not None:
+        found.append(_instability_finding(ev.stability))
+        found.append(_counting_finding(ev.stability))
+    if ev.rollouts is not None:
+        found.append(_rollouts_finding(ev.rollouts))
+    return [f for f in found if f is not None]

@@ -11,8 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from seqdiag.config import TRAIN_POLICIES, Config
-from seqdiag.errors import ConfigError
+from seqdiag.config import Config
 from seqdiag.probes import InputReliance, input_reliance
 from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover
 from seqdiag.sampling import run_procedure, trace_of
@@ -66,21 +65,6 @@ class PolicyMatrix:
 
     def row(self, train: str) -> PolicyRow:
         return next(r for r in self.rows if r.train == train)
-
-
-def parse_policies(text: str) -> list[str]:
-    """`teacher,zeros,scheduled` -> a list of distinct training policies, in order.
-
-    Raises:
-        ConfigError: naming the bad policy and the valid ones.
-    """
-    names = [p.strip() for p in text.split(",") if p.strip()]
-    if not names:
-        raise ConfigError(f"--train {text!r}: name at least one policy; valid: {', '.join(TRAIN_POLICIES)}")
-    for name in names:
-        if name not in TRAIN_POLICIES:
-            raise ConfigError(f"--train {text!r}: unknown policy {name!r}; valid: {', '.join(TRAIN_POLICIES)}")
-    return list(dict.fromkeys(names))
 
 
 def policy_config(config: Config, policy: str) -> Config:

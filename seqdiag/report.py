@@ -11,10 +11,15 @@ import torch
 from seqdiag import __version__
 from seqdiag.config import Config
 from seqdiag.diagnosis import Evidence, Verdict, diagnose
+from seqdiag.drift import DriftReport, hidden_drift_report
 from seqdiag.history import HistoryStats, Snapshot, history_stats
+from seqdiag.matrix import PolicyMatrix
 from seqdiag.policy import Decoding, unroll
 from seqdiag.probes import InputNovelty, InputReliance, input_novelty, input_reliance
+from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover
+from seqdiag.rollouts import RolloutStats, rollout_stats
 from seqdiag.sampling import MODES, Trace, run_procedure, trace_of
+from seqdiag.stability import Stability, stability
 from seqdiag.train import TrainResult, training_policy
 
 SCHEMA_VERSION = 1
@@ -43,8 +48,19 @@ class CompareReport:
     novelty: dict[str, InputNovelty]
     reliance: InputReliance
     verdict: Verdict
+    drift: DriftReport | None = None
+    recovery: Recovery | None = None
+    stability: Stability | None = None
+    rollouts: RolloutStats | None = None  # only with --rollouts N > 1
+    matrix: PolicyMatrix | None = None  # only with --train
 
     def to_json(self) -> dict[str, Any]:
+        return {
+            **self._core_json(),
+            **depth_json(self),
+        }
+
+    def _core_json(self) -> dict[str, Any]:
         return {
             "schema_version": SCHEMA_VERSION,
             "command": "compare",
@@ -62,6 +78,60 @@ class CompareReport:
             "reliance": dataclasses.asdict(self.reliance),
             "findings": [dataclasses.asdict(f) for f in self.verdict.findings],
         }
+
+
+def _reliance_json(reliance: InputReliance) -> dict[str, Any]:
+    return {
+        **dataclasses.asdict(reliance),
+        "other_symbol_share": reliance.other_symbol_share,
+        "zero_input_share": reliance.zero_input_share,
+        "state_reset_share": reliance.state_reset_share,
+    }
+
+
+def depth_json(report: CompareReport) -> dict[str, Any]:
+    """The sections beyond the per-step traces: drift, reliance, recovery, stability, rollouts, matrix."""
+    data: dict[str, Any] = {"reliance": _reliance_json(report.reliance)}
+    if report.drift is not None:
+        data["drift"] = dataclasses.asdict(report.drift)
+    if report.recovery is not None:
+        data["recovery"] = dataclasses.asdict(report.recovery)
+    if report.stability is not None:
+        st = report.stability
+        data["stability"] = {
+            **dataclasses.asdict(st),
+            "spikes": [{**dataclasses.asdict(x), "ratio": round(x.ratio, 4)} for x in st.spikes],
+        }
+    if report.rollouts is not None:
+        data["rollouts"] = dataclasses.asdict(report.rollouts)
+    if report.matrix is not None:
+        m = report.matrix
+        data["matrix"] = [
+            {
+                "train": c.train,
+                "sample": c.sample,
+                "accuracy": c.accuracy,
+                "end_symbol": c.end_symbol,
+                "first_divergence": c.first_divergence,
+                "correct": c.correct,
+                "targets": c.targets,
+                "pattern_accuracy": c.pattern_accuracy,
+                "diagonal": c.diagonal,
+                "output": c.output,
+            }
+            for c in m.cells
+        ]
+        data["matrix_policies"] = [
+            {
+                "train": r.train,
+                "final_loss": r.final_loss,
+                "steps": r.steps,
+                "recovery": dataclasses.asdict(r.recovery),
+                "reliance": _reliance_json(r.reliance),
+            }
+            for r in m.rows
+        ]
+    return data
 
 
 def trace_json(trace: Trace, with_hidden: bool = False) -> dict[str, Any]:
@@ -91,8 +161,20 @@ def trace_json(trace: Trace, with_hidden: bool = False) -> dict[str, Any]:
     }
 
 
-def build_compare(result: TrainResult, source: str, decoding: Decoding = Decoding()) -> CompareReport:
-    """Run every procedure on the trained model, probe it, and diagnose (model 0 of the stack)."""
+def build_compare(
+    result: TrainResult,
+    source: str,
+    decoding: Decoding = Decoding(),
+    *,
+    rollouts_n: int = 1,
+    inject_at: tuple[int, ...] | list[int] = DEFAULT_INJECT_AT,
+    matrix: PolicyMatrix | None = None,
+) -> CompareReport:
+    """Run every procedure on the trained model, probe it, and diagnose (model 0 of the stack).
+
+    `rollouts_n` > 1 adds free-running sampled that many times (one batch); `inject_at` are the steps
+    at which a wrong symbol is forced into free-running; `matrix` is the policy matrix, when trained.
+    """
     model, sequence, config = result.model, result.sequence, result.config
     generator = torch.Generator().manual_seed(config.seed)
     rollouts = {m: run_procedure(model, sequence, m, decoding, generator=generator) for m in MODES}
@@ -111,8 +193,27 @@ def build_compare(result: TrainResult, source: str, decoding: Decoding = Decodin
         {None if float(v.abs().sum()) == 0 else symbols[int(v.argmax())] for v in train_fed.cpu()},
         key=lambda s: (s is None, s or ""),
     )
+    drift_inputs = dict(rollouts)
+    stochastic: RolloutStats | None = None
+    if rollouts_n > 1:
+        stochastic, batch = rollout_stats(model, sequence, decoding, rollouts_n, seed=config.seed)
+        drift_inputs["free"] = batch  # the probe then sees every rollout's states
+    drift = hidden_drift_report(drift_inputs, seed=config.seed)
+    recovery = inject_and_recover(model, sequence, inject_at)
+    steady = stability(
+        traces,
+        result.history,
+        result.losses[0],
+        result.optimizer_state,
+        config.train.optimizer,
+        config.train.lr,
+        config.train.eps,
+    )
     evidence = Evidence(
         traces, result.history, novelty, reliance, training_symbols, config.train.policy, result.steps_done
+    )
+    evidence = dataclasses.replace(
+        evidence, drift=drift, recovery=recovery, stability=steady, rollouts=stochastic, matrix=matrix
     )
     targets = sequence.target_text()
     return CompareReport(
@@ -125,6 +226,11 @@ def build_compare(result: TrainResult, source: str, decoding: Decoding = Decodin
         novelty=novelty,
         reliance=reliance,
         verdict=diagnose(evidence),
+        drift=drift,
+        recovery=recovery,
+        stability=steady,
+        rollouts=stochastic,
+        matrix=matrix,
     )
 
 

@@ -20,10 +20,10 @@ from seqdiag.history import Snapshot, is_right
 from seqdiag.sampling import Trace
 
 SPIKE_WINDOW = 50  # a spike is judged against the median loss of the previous this many steps
-SPIKE_FACTOR = 1.5  # ... and counts when the loss exceeds that median by this factor
+SPIKE_FACTOR = 1.75  # ... and counts when the loss exceeds that median by this factor
 SPIKE_MIN_RISE = 0.01  # ... and by at least this much in absolute terms (ignores noise at a tiny loss)
 NEAR_CONVERGED = 0.25  # near-converged from the first step whose loss is below this share of the first loss
-MERGE_GAP = 5  # spike steps this close together are one event
+MERGE_GAP = 10  # spike steps this close together are one event
 
 
 @dataclass(frozen=True)

@@ -4,18 +4,11 @@ import pytest
 import torch
 
 from seqdiag.config import load_config
-from seqdiag.errors import ConfigError
-from seqdiag.matrix import build_matrix, parse_policies, policy_config
+from seqdiag.matrix import build_matrix, policy_config
 from seqdiag.model import build_model
 from seqdiag.policy import unroll
 from seqdiag.sequence import ToySequence
 from seqdiag.train import set_seed, train, training_policy
-
-
-def test_parse_policies():
-    assert parse_policies("teacher, zeros,teacher") == ["teacher", "zeros"]
-    with pytest.raises(ConfigError, match="unknown policy 'beam'; valid: teacher, free, zeros, scheduled"):
-        parse_policies("teacher,beam")
 
 
 def _fed(config, step=0):

@@ -1,0 +1,89 @@
+"""compare's depth sections through the CLI: --train (policy matrix), --rollouts, --inject, and their JSON."""
+
+import json
+
+import pytest
+
+from seqdiag.cli import app
+from seqdiag.config import preset_names
+
+
+def _set(overrides):
+    return [arg for o in overrides for arg in ("--set", o)]
+
+
+def test_compare_json_carries_every_depth_section(runner, tiny_overrides):
+    result = runner.invoke(
+        app,
+        [
+            "compare",
+            "--json",
+            "--train",
+            "teacher,zeros",
+            "--rollouts",
+            "8",
+            "--temperature",
+            "1",
+            *_set(tiny_overrides),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert {"matrix", "drift", "reliance", "recovery", "stability", "rollouts"} <= set(data)
+    cells = data["matrix"]
+    assert len(cells) == 2 * 3
+    for cell in cells:
+        assert {"train", "sample", "accuracy", "end_symbol", "first_divergence"} <= set(cell)
+    assert {(c["train"], c["sample"]) for c in cells} == {
+        (t, s) for t in ("teacher", "zeros") for s in ("teacher", "free", "zeros")
+    }
+    assert data["config"]["train"]["policy"] == "teacher"  # the first policy gets the full report
+    assert {p["mode"] for p in data["drift"]["procedures"]} == {"free", "zeros", "refeed"}
+    assert data["recovery"]["injections"][0]["step"] == 3
+    assert data["rollouts"]["rollouts"] == 8
+    assert {"other_symbol_share", "zero_input_share", "state_reset_share"} <= set(data["reliance"])
+    assert "policy-matrix" in {f["id"] for f in data["findings"]}
+
+
+def test_compare_without_train_has_no_matrix_but_the_other_sections(runner, tiny_overrides):
+    result = runner.invoke(app, ["compare", "--json", "--inject", "2,5", *_set(tiny_overrides)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert "matrix" not in data and "rollouts" not in data
+    assert [i["step"] for i in data["recovery"]["injections"]] == [2, 5]
+    assert {"error-recovery", "hidden-drift", "counting"} <= {f["id"] for f in data["findings"]}
+
+
+def test_compare_renders_the_depth_tables(runner, tiny_overrides):
+    result = runner.invoke(app, ["compare", "--train", "teacher,zeros", *_set(tiny_overrides)])
+    assert result.exit_code == 0, result.output
+    for part in ("Policy matrix", "Hidden-state drift", "Input reliance", "Error recovery", "Counting", "Verdict"):
+        assert part in result.stdout
+    assert "trained zeros" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--train", "teacher,beam"], "unknown policy 'beam'; valid: teacher, free, zeros, scheduled"),
+        (["--train", ","], "name at least one policy"),
+        (["--inject", "3,x"], "expected steps like 3,10,20"),
+        (["--inject", "0"], "steps start at 1"),
+        (["--train", "teacher", "--run", "somewhere"], "drop --run or drop --train"),
+    ],
+)
+def test_depth_option_errors_are_one_line_exit_2(runner, args, needle):
+    result = runner.invoke(app, ["compare", *args])
+    assert result.exit_code == 2
+    assert needle in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("name", preset_names())
+def test_every_preset_runs_through_compare_with_the_matrix(runner, name):
+    args = ["compare", "--config", name, "--set", "train.steps=3", "--set", "train.snapshot_every=1"]
+    result = runner.invoke(app, [*args, "--train", "teacher,free,zeros,scheduled", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert len(data["matrix"]) == 4 * 3
+    assert data["drift"]["procedures"] and data["recovery"]["injections"]
