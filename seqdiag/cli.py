@@ -259,7 +259,9 @@ def _train_and_save(
             if target.exists():
                 raise RunFailure(f"{exc}; {target} left unchanged") from None
             save_run(exc.partial, target)  # type: ignore[arg-type]
-            raise RunFailure(f"{exc}, saved in {target} marked stopped") from None
+            steps = exc.partial.steps_done  # type: ignore[attr-defined]
+            saved = f"the last good state (after step {steps}) is saved in {target} marked stopped"
+            raise RunFailure(f"{exc}; {saved}") from None
         save_run(result, target, force=force)
     return result
 

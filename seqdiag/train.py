@@ -251,5 +251,5 @@ def train(
         stopped=fault,
     )
     if fault is not None:
-        raise RunFailure(f"{message}; the last good state is after step {step}", partial=result)
+        raise RunFailure(message, partial=result)
     return result
