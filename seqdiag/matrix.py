@@ -15,7 +15,7 @@ from seqdiag.config import Config
 from seqdiag.probes import InputReliance, input_reliance
 from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover
 from seqdiag.sampling import run_procedure, trace_of
-from seqdiag.train import TrainResult
+from seqdiag.train import TrainResult, training_policy
 
 SAMPLE_MODES = ("teacher", "free", "zeros")  # refeed equals free step for step, so it adds no column
 DIAGONAL = {"teacher": "teacher", "free": "free", "zeros": "zeros", "scheduled": "free"}
@@ -49,6 +49,7 @@ class PolicyRow:
     train: str
     final_loss: float
     steps: int
+    final_epsilon: float | None  # scheduled sampling: the chance of the true symbol at the last step
     recovery: Recovery
     reliance: InputReliance
 
@@ -101,6 +102,9 @@ def build_matrix(
                 train=policy,
                 final_loss=losses[-1] if losses else float("nan"),
                 steps=result.steps_done,
+                final_epsilon=training_policy(result.config.train, result.steps_done).epsilon
+                if policy == "scheduled"
+                else None,
                 recovery=inject_and_recover(model, sequence, inject_at),
                 reliance=input_reliance(model, sequence),
             )

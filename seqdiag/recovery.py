@@ -9,8 +9,9 @@ compared with two references, over the pattern's steps k .. n-1 (the end symbol 
 - resyncs:   the original targets (the position in the sequence). A model that ignores its input and
   keeps time in its state (a clock) does this at once.
 
-"Back after r" means the prediction at step k + r and every later pattern step match the reference, so
-r = 0 is "the very next prediction is already on it"; None means it is never back for good.
+"Back after r" means the prediction at step k + r and every later pattern step match the reference, for
+at least one period of the pattern, so r = 0 is "the very next prediction is already on it"; None means
+it is never back for good (a match over less than a period at the very end is chance, not recovery).
 """
 
 from __future__ import annotations
@@ -86,12 +87,16 @@ def injection_steps(requested: tuple[int, ...] | list[int], length: int) -> list
     return sorted({min(max(1, int(k)), length - 1) for k in requested})
 
 
-def back_after(predicted: list[int], reference: list[int]) -> int | None:
-    """The smallest r such that predicted[r:] == reference[r:]; None when even the last step differs."""
+def back_after(predicted: list[int], reference: list[int], min_run: int = 1) -> int | None:
+    """The smallest r such that predicted[r:] == reference[r:] over at least `min_run` steps; else None.
+
+    `min_run` (one period of the pattern, or what is left of the sequence) keeps a chance match of the
+    last symbol or two from counting as "back".
+    """
     r = len(predicted)
     while r > 0 and predicted[r - 1] == reference[r - 1]:
         r -= 1
-    return None if r == len(predicted) else r
+    return None if len(predicted) - r < min(min_run, len(predicted)) or r == len(predicted) else r
 
 
 def _wrong_symbol(true_index: int, pattern_indices: list[int]) -> int:
@@ -136,7 +141,7 @@ def inject_and_recover(
         continuations = [
             [cycle[(phase + 1 + j) % len(cycle)] for j in range(n - k)] for phase, s in enumerate(cycle) if s == w
         ]
-        continues = [r for ref in continuations if (r := back_after(got, ref)) is not None]
+        continues = [r for ref in continuations if (r := back_after(got, ref, len(cycle))) is not None]
         injections.append(
             Injection(
                 step=k,
@@ -144,7 +149,7 @@ def inject_and_recover(
                 replaced=symbols[int(sequence.inputs[k])],
                 output="".join(symbols[i] for i in predicted[row][k:]),
                 continues_after=min(continues) if continues else None,
-                resyncs_after=back_after(got, pattern[k:n]),
+                resyncs_after=back_after(got, pattern[k:n], len(cycle)),
                 end_symbol=predicted[row][n] == end_index,
             )
         )

@@ -397,7 +397,8 @@ def matrix_table(report: CompareReport) -> Table | None:
         table.add_column(sample, no_wrap=True)
     table.add_column("final loss", justify="right")
     for policy in m.policies:
-        cells: list[str | Text] = [policy]
+        eps = m.row(policy).final_epsilon
+        cells: list[str | Text] = [policy if eps is None else f"{policy} (ε→{eps:.2f})"]
         for sample in m.samples:
             c = m.cell(policy, sample)
             text = Text(f"{c.correct}/{c.targets}", style="green" if c.pattern_right else "red")

@@ -15,6 +15,9 @@ def test_back_after_counts_steps_until_the_suffix_matches():
     assert back_after([9, 2, 3], [1, 2, 3]) == 1
     assert back_after([9, 9, 3], [1, 2, 3]) == 2
     assert back_after([1, 2, 9], [1, 2, 3]) is None  # wrong at the end: never back for good
+    assert back_after([9, 9, 3], [1, 2, 3], min_run=2) is None  # one matching step is not a period
+    assert back_after([9, 2, 3], [1, 2, 3], min_run=2) == 1
+    assert back_after([3], [3], min_run=3) == 0  # a run as long as what is left is enough
 
 
 def test_injection_steps_are_clipped_to_the_pattern():
