@@ -12,7 +12,8 @@ From a run directory:
 - hidden:    the hidden state, unit by step, of each procedure (one heatmap per procedure);
 - drift:     per step, the distance of each procedure's hidden state to the teacher-forced one.
 
-From a sweep's JSON: the rate of each outcome per policy with its interval.
+From a sweep's JSON (`seqdiag sweep --json`): per procedure and training policy, the share of seeds with the
+pattern right at the end, with its 95% interval.
 """
 
 from __future__ import annotations
@@ -359,6 +360,66 @@ def read_sweep(path: Path) -> dict[str, Any]:
     return data
 
 
+def sweep_rates(data: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """training policy -> procedure -> rates (right_at_end, seeds, share, ci95), from a sweep's JSON.
+
+    Raises:
+        SeqdiagError: a policy or procedure lacks the documented keys.
+    """
+    policies = data.get("policies") or {data.get("policy", "?"): {"rates": data.get("rates", {})}}
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for policy, sweep in policies.items():
+        rates = sweep.get("rates") if isinstance(sweep, dict) else None
+        if not isinstance(rates, dict) or not rates:
+            raise SeqdiagError(f"sweep JSON: training policy {policy!r} has no rates")
+        for mode, rate in rates.items():
+            if not isinstance(rate, dict) or not {"right_at_end", "seeds", "share", "ci95"} <= set(rate):
+                raise SeqdiagError(f"sweep JSON: rates of {mode!r} under {policy!r} lack right_at_end/seeds/share/ci95")
+        out[str(policy)] = rates
+    return out
+
+
+def sweep_figure(rates: dict[str, dict[str, dict[str, Any]]], title: str):
+    """Share of seeds with the pattern right at the end, per procedure, one point per training policy, with
+    its 95% interval."""
+    policies = list(rates)
+    modes = list(dict.fromkeys(m for r in rates.values() for m in r))
+    figure = _new_figure(max(6.0, 1.6 * len(modes) + 2.5), 4.2)
+    ax = figure.add_subplot()
+    width = 0.7 / len(policies)
+    colors = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+    for i, policy in enumerate(policies):
+        xs, ys, lo, hi, labels = [], [], [], [], []
+        for j, mode in enumerate(modes):
+            rate = rates[policy].get(mode)
+            if rate is None:
+                continue
+            xs.append(j + (i - (len(policies) - 1) / 2) * width)
+            ys.append(rate["share"])
+            lo.append(rate["share"] - rate["ci95"][0])
+            hi.append(rate["ci95"][1] - rate["share"])
+            labels.append(f"{rate['right_at_end']}/{rate['seeds']}")
+        ax.errorbar(xs, ys, yerr=[lo, hi], fmt="o", capsize=4, color=colors[i % len(colors)], label=policy)
+        for x, y, label in zip(xs, ys, labels, strict=True):
+            ax.annotate(label, (x, y), textcoords="offset points", xytext=(6, -3), fontsize=7)
+    ax.set_xticks(range(len(modes)))
+    ax.set_xticklabels(modes)
+    ax.set_xlim(-0.6, len(modes) - 0.4)
+    ax.set_ylim(-0.05, 1.08)
+    ax.set_xlabel("sampling procedure")
+    ax.set_ylabel("share of seeds right at the end")
+    ax.set_title(f"Pattern right at the end of training, 95% Wilson intervals — {title}")
+    ax.grid(True, axis="y", alpha=0.3)
+    _legend(ax, loc="center left", bbox_to_anchor=(1.0, 0.5), title="training policy")
+    return figure
+
+
 def plot_sweep(data: dict[str, Any], out: Path, source: str, formats: Sequence[str] = FORMATS) -> PlotResult:
-    """Rates with intervals per policy, from a sweep's JSON."""
-    raise SeqdiagError(f"{source}: plotting a sweep is not supported yet")
+    """Write a sweep's rates-with-intervals figure into `out` (created)."""
+    require_matplotlib()
+    rates = sweep_rates(data)
+    seeds = data.get("seeds")
+    title = f"{seeds} seeds" if seeds is not None else Path(source).stem
+    out.mkdir(parents=True, exist_ok=True)
+    paths = _save(sweep_figure(rates, title), out, "rates", formats)
+    return PlotResult(source, "sweep", str(out), [FigureFile("rates", "rates with 95% intervals per policy", paths)])

@@ -83,3 +83,39 @@ def test_plot_of_a_missing_run_is_one_line(runner, tmp_path):
     pytest.importorskip("matplotlib")
     result = runner.invoke(app, ["plot", str(tmp_path / "nope"), "--out", str(tmp_path / "f")])
     assert result.exit_code == 2 and "no such run directory" in result.output
+
+
+def _rate(right, seeds):
+    share = right / seeds
+    return {"right_at_end": right, "seeds": seeds, "share": share, "ci95": [max(0, share - 0.3), min(1, share + 0.3)]}
+
+
+SWEEP = {
+    "command": "sweep",
+    "seeds": 8,
+    "policy": "teacher",
+    "rates": {"teacher": _rate(8, 8), "free": _rate(8, 8), "zeros": _rate(2, 8), "refeed": _rate(8, 8)},
+    "policies": {
+        "teacher": {"rates": {"teacher": _rate(8, 8), "free": _rate(8, 8), "zeros": _rate(2, 8)}},
+        "zeros": {"rates": {"teacher": _rate(5, 8), "free": _rate(5, 8), "zeros": _rate(8, 8)}},
+    },
+}
+
+
+def test_plot_command_on_a_sweep_json(runner, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(SWEEP))
+    result = runner.invoke(app, ["plot", str(path), "--out", str(tmp_path / "figs"), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["kind"] == "sweep" and [f["name"] for f in data["figures"]] == ["rates"]
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir()) == ["rates.png", "rates.svg"]
+
+
+def test_sweep_rates_reads_one_or_several_policies():
+    from seqdiag.plot import sweep_rates
+
+    assert list(sweep_rates(SWEEP)) == ["teacher", "zeros"]
+    single = {k: v for k, v in SWEEP.items() if k != "policies"}
+    assert list(sweep_rates(single)) == ["teacher"] and sweep_rates(single)["teacher"]["zeros"]["right_at_end"] == 2
