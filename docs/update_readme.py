@@ -1,18 +1,25 @@
-"""Regenerate the README's real `seqdiag compare` excerpt (never hand-edit it).
+"""Regenerate the README's real `seqdiag compare` excerpt and its figures (never hand-edit them).
 
-    python docs/update_readme.py            # runs `seqdiag compare` on the default and rewrites the excerpt
+    python docs/update_readme.py                  # both: the compare excerpt and docs/figures/*.png
+    python docs/update_readme.py --only figures   # just the figures (seqdiag train + seqdiag plot on the default)
+    python docs/update_readme.py --only compare   # just the excerpt
 """
 
 from __future__ import annotations
 
+import argparse
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- compare-excerpt:start -->", "<!-- compare-excerpt:end -->"
 KEEP_HEAD, KEEP_TAIL = 6, 4  # per-step rows kept at each end of the table
+FIGURES = README.parent / "docs" / "figures"
+README_FIGURES = ("p_target", "accuracy")  # the PNGs the README shows, from `seqdiag plot` on the default run
 
 
 def trim_per_step(lines: list[str]) -> list[str]:
@@ -24,7 +31,19 @@ def trim_per_step(lines: list[str]) -> list[str]:
     return [*lines[:cut_from], "  …", *lines[cut_to:]]
 
 
-def main() -> None:
+def update_figures() -> None:
+    """Train the default run, plot it, and keep the PNGs the README shows."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run, figures = Path(tmp) / "default", Path(tmp) / "figures"
+        subprocess.run([sys.executable, "-m", "seqdiag", "train", "--out", str(run)], check=True, capture_output=True)
+        subprocess.run([sys.executable, "-m", "seqdiag", "plot", str(run), "--out", str(figures)], check=True)
+        FIGURES.mkdir(parents=True, exist_ok=True)
+        for name in README_FIGURES:
+            shutil.copyfile(figures / f"{name}.png", FIGURES / f"{name}.png")
+    print(f"updated {', '.join(f'{FIGURES / n}.png' for n in README_FIGURES)}")
+
+
+def update_compare() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "seqdiag", "compare"], capture_output=True, text=True, check=True
     ).stdout
@@ -37,6 +56,16 @@ def main() -> None:
         raise SystemExit(f"{README}: markers {START} / {END} not found")
     README.write_text(pattern.sub(lambda _: block, text))
     print(f"updated {README}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=("compare", "figures"), help="regenerate just one part")
+    only = parser.parse_args().only
+    if only in (None, "compare"):
+        update_compare()
+    if only in (None, "figures"):
+        update_figures()
 
 
 if __name__ == "__main__":
