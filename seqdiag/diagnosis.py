@@ -405,11 +405,37 @@ def _matrix_finding(m: PolicyMatrix) -> Finding:
             f"trained {row.train}: another input symbol changes {r.other_symbol_share:.0%} of its teacher-forced "
             f"predictions, a zero input {r.zero_input_share:.0%}, a state reset {r.state_reset_share:.0%}"
         )
+    # Per sampling column: the model trained as it samples against the models trained otherwise.
+    columns = []
+    for sample in m.samples:
+        inside = [c for c in diagonal if c.sample == sample]
+        outside = [c for c in off if c.sample == sample]
+        if inside and outside:
+            gain = min(c.correct for c in inside) - max(c.correct for c in outside)
+            columns.append((gain, sample, inside, outside))
+            evidence.insert(
+                len(columns) - 1,
+                f"the {sample} sampler: "
+                + ", ".join(f"{c.correct}/{c.targets} trained {c.train}" for c in inside)
+                + " vs "
+                + ", ".join(f"{c.correct}/{c.targets} trained {c.train}" for c in outside),
+            )
     works = len(diag_ok) == len(diagonal)
-    title = (
-        f"train as you sample: the diagonal gets the pattern right in {len(diag_ok)}/{len(diagonal)} cells, "
-        f"off the diagonal {len(off_ok)}/{len(off)}"
+    summary = (
+        f"diagonal pattern right in {len(diag_ok)}/{len(diagonal)} cells, off the diagonal {len(off_ok)}/{len(off)}"
     )
+    if columns:
+        gain, sample, inside, outside = max(columns, key=lambda c: (c[0], c[1] != "teacher"))  # generation first
+        verb = "lifts" if gain > 0 else "does not lift" if gain == 0 else "lowers"
+        title = (
+            f"train as you sample: training on what the {sample} sampler feeds {verb} it to "
+            + ", ".join(f"{c.correct}/{c.targets}" for c in inside)
+            + " from "
+            + ", ".join(f"{c.correct}/{c.targets} ({c.train})" for c in outside)
+            + f"; {summary}"
+        )
+    else:
+        title = f"train as you sample: {summary}"
     return Finding(
         "policy-matrix",
         "note" if works and not off_bad else "warning",

@@ -58,7 +58,9 @@ def test_matrix_finding_counts_diagonal_and_names_failing_cells():
     f = _findings(matrix=_matrix())["policy-matrix"]
     assert f.data["diagonal"] == 2 and f.data["diagonal_right"] == 2  # teacher→teacher 5/5, zeros→zeros 4/4 pattern
     assert f.data["off_diagonal_wrong"] == ["teacher→zeros", "zeros→teacher", "zeros→free"]
-    assert "diagonal gets the pattern right in 2/2 cells, off the diagonal 1/4" in f.title
+    assert "diagonal pattern right in 2/2 cells, off the diagonal 1/4" in f.title
+    assert "feeds lifts it to 4/5 from 2/5 (teacher)" in f.title  # the zeros sampler, trained on zeros
+    assert f.evidence[0] == "the teacher sampler: 5/5 trained teacher vs 3/5 trained zeros"
     assert f.severity == "warning"
 
 
