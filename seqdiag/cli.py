@@ -241,13 +241,20 @@ def _train_and_save(
 ):
     """Train (or resume), stopping cleanly on Ctrl-C, and save atomically; a numerical fault saves the last good
     state only where no run exists, so a failed train never clobbers one."""
+    # Imported before the line below, which says training starts now: torch.optim imports torch._dynamo on
+    # first use, which alone takes a second or two.
+    import torch._dynamo  # noqa: F401
+
+    import seqdiag.render
+    import seqdiag.train  # noqa: F401
     from seqdiag.interrupt import stop_on_interrupt
     from seqdiag.rundir import save_run
 
     with stop_on_interrupt() as should_stop:
         start = resume_from.steps_done if resume_from is not None else 0
         _stderr().print(
-            f"training steps {start}..{config.train.steps} → {target} (Ctrl-C stops after the current step)"
+            f"training steps {start}..{config.train.steps} → {target} (Ctrl-C stops after the current step)",
+            soft_wrap=True,
         )
         try:
             result = _train_now(
@@ -362,7 +369,7 @@ def train(
             source = "resumed" if previous is not None else "trained now"
             info = RunInfo(resolved.seed, result.steps_done, result.interrupted, source)
             outputs, loss = summary["final_outputs"], summary["final_loss"]
-            render_trained(stdout_console(), resolved, info, outputs, loss, target, result.seconds)
+            render_trained(stdout_console(), resolved, info, outputs, loss, target, result.seconds, result.losses[0])
         if result.interrupted:
             _stderr().print(
                 Text(

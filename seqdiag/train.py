@@ -196,8 +196,7 @@ def train(
             if last_good is None:
                 last_good = [p.detach().clone() for p in params]
             else:
-                for kept, param in zip(last_good, params, strict=True):
-                    kept.copy_(param)
+                torch._foreach_copy_(last_good, params)  # one call: this runs every step
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         try:
@@ -209,13 +208,15 @@ def train(
         step += 1
         for i, value in enumerate(detached.tolist()):
             losses[i].append(value)
-        if fault is None and not all(bool(torch.isfinite(p).all()) for p in params):
-            fault = f"weights became non-finite at step {step - 1}"
         if fault is not None:
             break
+        # Non-finite weights show in the next step's loss (every weight enters it through dense products);
+        # after the last step they are checked below.
         if on_step is not None:
             on_step(TrainProgress(step, total, losses[0][-1], latest))
 
+    if fault is None and step > 0 and not all(bool(torch.isfinite(p).all()) for p in params):
+        fault = f"weights became non-finite at step {step - 1}"
     generator_states = {"coins": coins.get_state(), "torch": torch.get_rng_state()}
     if fault is not None:
         message = f"{fault}: train.lr = {config.train.lr:g} is likely too large (try {config.train.lr / 10:g})"
