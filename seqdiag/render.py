@@ -21,7 +21,7 @@ from seqdiag.diagnosis import Finding
 from seqdiag.plot import PlotResult
 from seqdiag.report import CompareReport, RunInfo, SampleReport
 from seqdiag.sampling import Trace
-from seqdiag.sparkline import history_glance, sparkline
+from seqdiag.sparkline import groups, history_glance, sparkline
 
 ZERO_INPUT = "∅"
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
@@ -299,8 +299,24 @@ def render_plot(console: Console, result: PlotResult) -> None:
         console.print(Text.assemble((f"  {figure.name:<10}", "bold"), f"{figure.title:<52}", ", ".join(figure.paths)))
 
 
+def loss_line(losses: list[float], cells: int = 60) -> Text:
+    """The training loss as one line: a log-scale sparkline of the mean loss per stretch of steps, first → last."""
+    parts = groups(len(losses), cells)
+    means = [sum(losses[i] for i in part) / len(part) for part in parts]
+    return Text.assemble(
+        ("loss ", "bold"), sparkline(means, log=True), (f"  {losses[0]:.4f} → {losses[-1]:.4f} (log scale)", "dim")
+    )
+
+
 def render_trained(
-    console: Console, config: Config, run: RunInfo, outputs: dict[str, str], loss: float, out: Path, seconds: float
+    console: Console,
+    config: Config,
+    run: RunInfo,
+    outputs: dict[str, str],
+    loss: float,
+    out: Path,
+    seconds: float,
+    losses: list[float] | None = None,
 ) -> None:
     console.print(header("train", config, run))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"After {run.steps_done} steps (loss {loss:.4f})")
@@ -311,6 +327,8 @@ def render_trained(
         targets = targets or output
         table.add_row(mode, output)
     console.print(table)
+    if losses:
+        console.print(loss_line(losses))
     console.print(f"run saved to [bold]{out}[/] in {seconds:.1f} s · next: seqdiag compare --run {out}")
 
 
