@@ -345,7 +345,7 @@ def plot_run(curves: RunCurves, out: Path, source: str, formats: Sequence[str] =
 
 
 def read_sweep(path: Path) -> dict[str, Any]:
-    """A sweep's JSON output (`seqdiag sweep --json > sweep.json`).
+    """A sweep's JSON output (`seqdiag sweep --json > sweep.json`, with or without --grid).
 
     Raises:
         SeqdiagError: the file is unreadable or not a sweep result.
@@ -354,7 +354,7 @@ def read_sweep(path: Path) -> dict[str, Any]:
         data = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SeqdiagError(f"{path}: not a readable JSON file ({exc})") from None
-    if not isinstance(data, dict) or data.get("command") != "sweep":
+    if not isinstance(data, dict) or data.get("command") not in ("sweep", "sweep-grid"):
         found = data.get("command") if isinstance(data, dict) else type(data).__name__
         raise SeqdiagError(f"{path}: expected the JSON of `seqdiag sweep --json`, found command {found!r}")
     return data
@@ -417,9 +417,24 @@ def sweep_figure(rates: dict[str, dict[str, dict[str, Any]]], title: str):
 def plot_sweep(data: dict[str, Any], out: Path, source: str, formats: Sequence[str] = FORMATS) -> PlotResult:
     """Write a sweep's rates-with-intervals figure into `out` (created)."""
     require_matplotlib()
-    rates = sweep_rates(data)
     seeds = data.get("seeds")
     title = f"{seeds} seeds" if seeds is not None else Path(source).stem
+    if data.get("command") == "sweep-grid":  # one figure per grid cell, named by its position and values
+        cells = data.get("cells")
+        if not isinstance(cells, list) or not cells:
+            raise SeqdiagError(f"{source}: a grid sweep without cells")
+        parts = [
+            (f"rates_cell{i}", ", ".join(f"{k}={v}" for k, v in (cell.get("values") or {}).items()), cell)
+            for i, cell in enumerate(cells)
+        ]
+    else:
+        parts = [("rates", "", data)]
     out.mkdir(parents=True, exist_ok=True)
-    paths = _save(sweep_figure(rates, title), out, "rates", formats)
-    return PlotResult(source, "sweep", str(out), [FigureFile("rates", "rates with 95% intervals per policy", paths)])
+    figures = []
+    for name, values, sweep in parts:
+        label = f"{title}\n{values}" if values else title
+        paths = _save(sweep_figure(sweep_rates(sweep), label), out, name, formats)
+        figures.append(
+            FigureFile(name, "rates with 95% intervals per policy" + (f" ({values})" if values else ""), paths)
+        )
+    return PlotResult(source, "sweep", str(out), figures)

@@ -295,8 +295,13 @@ def render_sample(console: Console, report: SampleReport) -> None:
 def render_plot(console: Console, result: PlotResult) -> None:
     """The figures `seqdiag plot` wrote, one line each."""
     console.print(Text.assemble(("seqdiag plot", "bold"), f"  {result.kind} {result.source} → {result.out}"))
+    table = Table(box=None, pad_edge=False, show_header=False, padding=(0, 2, 0, 0))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    table.add_column(no_wrap=True)
     for figure in result.figures:
-        console.print(Text.assemble((f"  {figure.name:<10}", "bold"), f"{figure.title:<52}", ", ".join(figure.paths)))
+        table.add_row(figure.name, figure.title, ", ".join(Path(p).name for p in figure.paths))
+    console.print(table)
 
 
 def loss_line(losses: list[float], cells: int = 60) -> Text:

@@ -119,3 +119,15 @@ def test_sweep_rates_reads_one_or_several_policies():
     assert list(sweep_rates(SWEEP)) == ["teacher", "zeros"]
     single = {k: v for k, v in SWEEP.items() if k != "policies"}
     assert list(sweep_rates(single)) == ["teacher"] and sweep_rates(single)["teacher"]["zeros"]["right_at_end"] == 2
+
+
+def test_plot_command_on_a_grid_sweep_json(runner, tmp_path):
+    pytest.importorskip("matplotlib")
+    cells = [{"values": {"model.hidden_size": h}, **SWEEP} for h in (5, 10)]
+    path = tmp_path / "grid.json"
+    path.write_text(json.dumps({"command": "sweep-grid", "seeds": 8, "cells": cells}))
+    result = runner.invoke(app, ["plot", str(path), "--out", str(tmp_path / "figs"), "--json"])
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)["figures"]
+    assert [f["name"] for f in figures] == ["rates_cell0", "rates_cell1"]
+    assert "model.hidden_size=10" in figures[1]["title"]
