@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from seqdiag.config import Config, describe
+from seqdiag.errors import ConfigError
 from seqdiag.history import Snapshot, history_stats
 
 PROCEDURES = ("teacher", "free", "zeros", "refeed")
@@ -185,7 +186,8 @@ def run_sweep(
         on_step: passed to `train` (for a progress bar).
 
     Raises:
-        ValueError: n_seeds < 1 or the seed range leaves [0, 2**63).
+        ValueError: n_seeds < 1.
+        ConfigError: the seed range leaves [0, 2**63).
         RunFailure: a model's loss became NaN or infinite.
     """
     from seqdiag.matrix import policy_config
@@ -195,7 +197,7 @@ def run_sweep(
     if n_seeds < 1:
         raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
     if config.seed + n_seeds > 2**63:
-        raise ValueError(f"seeds {config.seed}..{config.seed + n_seeds - 1} leave [0, 2**63)")
+        raise ConfigError(f"--seed {config.seed} --seeds {n_seeds}: the last seed would leave [0, 2**63)")
     _keep_freed_memory()
     started = time.perf_counter()
     policies = list(dict.fromkeys(train_policies or [config.train.policy]))
