@@ -81,7 +81,7 @@ def test_depth_option_errors_are_one_line_exit_2(runner, args, needle):
 
 @pytest.mark.parametrize("name", preset_names())
 def test_every_preset_runs_through_compare_with_the_matrix(runner, name):
-    args = ["compare", "--config", name, "--set", "train.steps=3", "--set", "train.snapshot_every=1"]
+    args = ["compare", "--config", name, "--set", "train.steps=2", "--set", "train.snapshot_every=2"]
     result = runner.invoke(app, [*args, "--train", "teacher,free,zeros,scheduled", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
