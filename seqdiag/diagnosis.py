@@ -595,8 +595,9 @@ def _instability_finding(st: Stability) -> Finding | None:
             f"median {st.denominator_median:.1e}, below eps = {st.eps:g} for {st.below_eps_share:.0%} of the weights"
         )
         evidence.append(
-            "with gradients this small the running mean forgets fast, so the next ordinary gradient is divided by "
-            "almost nothing and the step overshoots: the spikes come after convergence, not before"
+            f"where the root is below eps the step is lr·g/eps: a gradient of 1e-4 moves a weight by "
+            f"{st.lr * 1e-4 / st.eps:.2g} ({1e-4 / st.eps:.3g}× lr), so after a stretch of tiny gradients an ordinary "
+            "one overshoots: the spikes come after convergence, not before"
         )
     title = (
         f"late-training instability: {len(st.spikes)} loss spikes after near-convergence"
