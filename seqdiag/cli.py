@@ -214,6 +214,10 @@ def _prepare_torch(device: Device, threads: int) -> str:
 
 
 def _print_json(data: dict[str, Any]) -> None:
+    """Every --json output opens with the schema_version of seqdiag/schema/seqdiag.schema.json, which documents it."""
+    from seqdiag.schema import SCHEMA_VERSION
+
+    data = {"schema_version": SCHEMA_VERSION, **data}
     sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 

@@ -80,7 +80,7 @@ class PlotResult:
     figures: list[FigureFile] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
-        from seqdiag.report import SCHEMA_VERSION
+        from seqdiag.schema import SCHEMA_VERSION
 
         return {
             "schema_version": SCHEMA_VERSION,
