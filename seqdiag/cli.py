@@ -163,6 +163,9 @@ def _check_export(export: Path | None, json_: bool) -> None:
         )
     if export.is_dir():
         raise SeqdiagError(f"--export {str(export)!r}: is a directory; give a file name ending in .svg, .html or .txt")
+    blocking = next((p for p in export.parents if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise SeqdiagError(f"--export {str(export)!r}: {blocking} is a file, not a folder")
 
 
 def _print_report(render, report, export: Path | None, title: str) -> None:
@@ -172,7 +175,10 @@ def _print_report(render, report, export: Path | None, title: str) -> None:
     console = stdout_console(record=export is not None)
     render(console, report)
     if export is not None:
-        save_recording(console, export, title)
+        try:
+            save_recording(console, export, title)
+        except OSError as exc:
+            raise SeqdiagError(f"--export {str(export)!r}: cannot write it ({exc.strerror or exc})") from None
         stderr_console().print(f"exported to {export}")
 
 

@@ -142,9 +142,19 @@ def _save(figure, out: Path, name: str, formats: Sequence[str]) -> list[str]:
     paths = []
     for fmt in formats:
         path = out / f"{name}.{fmt}"
-        write_atomic(path, lambda tmp, fmt=fmt: figure.savefig(tmp, format=fmt, dpi=DPI))
+        try:
+            write_atomic(path, lambda tmp, fmt=fmt: figure.savefig(tmp, format=fmt, dpi=DPI))
+        except OSError as exc:
+            raise SeqdiagError(f"{path}: cannot write the figure ({exc.strerror or exc})") from None
         paths.append(str(path))
     return paths
+
+
+def _make_folder(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SeqdiagError(f"--out {str(out)!r}: cannot create the folder ({exc.strerror or exc})") from None
 
 
 def _legend(ax, **kwargs) -> None:
@@ -337,7 +347,7 @@ RUN_FIGURES: dict[str, tuple[str, Callable[[RunCurves], Any]]] = {
 def plot_run(curves: RunCurves, out: Path, source: str, formats: Sequence[str] = FORMATS) -> PlotResult:
     """Write the run figures into `out` (created); one file per figure and format."""
     require_matplotlib()
-    out.mkdir(parents=True, exist_ok=True)
+    _make_folder(out)
     figures = []
     for name, (title, draw) in RUN_FIGURES.items():
         figures.append(FigureFile(name, title, _save(draw(curves), out, name, formats)))
@@ -429,7 +439,7 @@ def plot_sweep(data: dict[str, Any], out: Path, source: str, formats: Sequence[s
         ]
     else:
         parts = [("rates", "", data)]
-    out.mkdir(parents=True, exist_ok=True)
+    _make_folder(out)
     figures = []
     for name, values, sweep in parts:
         label = f"{title}\n{values}" if values else title

@@ -63,3 +63,18 @@ def test_write_atomic_leaves_the_old_file_on_failure(tmp_path):
         write_atomic(path, broken)
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["figure.svg"]
+
+
+def test_export_under_a_file_fails_before_training(runner, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = runner.invoke(app, ["compare", "--export", str(blocker / "out.svg")])
+    assert result.exit_code == 2 and "is a file, not a folder" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_sweep_export_text_matches_stdout(runner, tiny_overrides, tmp_path):
+    path = tmp_path / "sweep.txt"
+    result = runner.invoke(app, ["sweep", "--seeds", "2", "--export", str(path), *_set(tiny_overrides)])
+    assert result.exit_code == 0, result.output
+    assert path.read_text(encoding="utf-8") == result.stdout and "teacher" in result.stdout

@@ -131,3 +131,14 @@ def test_plot_command_on_a_grid_sweep_json(runner, tmp_path):
     figures = json.loads(result.stdout)["figures"]
     assert [f["name"] for f in figures] == ["rates_cell0", "rates_cell1"]
     assert "model.hidden_size=10" in figures[1]["title"]
+
+
+def test_plot_out_under_a_file_is_one_line(runner, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps(SWEEP))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = runner.invoke(app, ["plot", str(path), "--out", str(blocker / "figs")])
+    assert result.exit_code == 2 and "cannot create the folder" in result.output
+    assert len(result.output.strip().splitlines()) == 1
