@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
+def write_atomic(path: Path, write: Callable[[Path], object]) -> Path:
     """Call `write(temporary_path)`, then rename the temporary file to `path` (same folder, so same filesystem).
 
     The temporary file keeps `path`'s suffix, so writers that choose a format by suffix (matplotlib) still work.

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -143,11 +144,15 @@ def _save(figure, out: Path, name: str, formats: Sequence[str]) -> list[str]:
     for fmt in formats:
         path = out / f"{name}.{fmt}"
         try:
-            write_atomic(path, lambda tmp, fmt=fmt: figure.savefig(tmp, format=fmt, dpi=DPI))
+            write_atomic(path, partial(_savefig, figure, fmt))
         except OSError as exc:
             raise SeqdiagError(f"{path}: cannot write the figure ({exc.strerror or exc})") from None
         paths.append(str(path))
     return paths
+
+
+def _savefig(figure: Any, fmt: str, path: Path) -> None:
+    figure.savefig(path, format=fmt, dpi=DPI)
 
 
 def _make_folder(out: Path) -> None:
