@@ -7,6 +7,7 @@ This module imports no torch: the CLI validates input before paying for the impo
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import tomllib
 import types
@@ -388,7 +389,8 @@ def preset_summaries() -> list[PresetSummary]:
     summaries = []
     for name in preset_names():
         text = (resources.files("seqdiag") / "presets" / f"{name}.toml").read_text()
-        comments = [line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")]
+        header = itertools.takewhile(lambda line: line.startswith("#"), text.splitlines())
+        comments = [line.lstrip("# ").strip() for line in header]
         description = " ".join(c for c in comments if not c.startswith("seqdiag "))
         summaries.append(PresetSummary(name, description, load_config(name)))
     return summaries
