@@ -1,8 +1,9 @@
 """Regenerate the README's real `seqdiag compare` excerpt and its figures (never hand-edit them).
 
-    python docs/update_readme.py                  # both: the compare excerpt and docs/figures/*.png
+    python docs/update_readme.py                  # all: the compare and glance excerpts, docs/figures/*.png
     python docs/update_readme.py --only figures   # just the figures (seqdiag train + seqdiag plot on the default)
-    python docs/update_readme.py --only compare   # just the excerpt
+    python docs/update_readme.py --only compare   # just the excerpts (compare and its "At a glance" lines)
+    python docs/update_readme.py --only glance    # just the "At a glance" excerpt
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- compare-excerpt:start -->", "<!-- compare-excerpt:end -->"
+GLANCE_START, GLANCE_END = "<!-- glance-excerpt:start -->", "<!-- glance-excerpt:end -->"
 KEEP_HEAD, KEEP_TAIL = 6, 4  # per-step rows kept at each end of the table
 FIGURES = README.parent / "docs" / "figures"
 README_FIGURES = ("p_target", "accuracy")  # the PNGs the README shows, from `seqdiag plot` on the default run
@@ -43,27 +45,45 @@ def update_figures() -> None:
     print(f"updated {', '.join(f'{FIGURES / n}.png' for n in README_FIGURES)}")
 
 
-def update_compare() -> None:
+def glance_lines(lines: list[str]) -> list[str]:
+    """The "At a glance" block of compare's output: its title line through its caption."""
+    start = next((i for i, line in enumerate(lines) if line.startswith("At a glance")), None)
+    if start is None:
+        raise SystemExit("seqdiag compare printed no 'At a glance' block")
+    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("one column per checkpoint"))
+    return lines[start : end + 1]
+
+
+def replace_block(text: str, start: str, end: str, body: str) -> str:
+    block = f"{start}\n```text\n{body}\n```\n{end}"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{README}: markers {start} / {end} not found")
+    return pattern.sub(lambda _: block, text)
+
+
+def update_compare(parts: tuple[str, ...] = ("compare", "glance")) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "seqdiag", "compare"], capture_output=True, text=True, check=True
     ).stdout
     lines = [line.rstrip() for line in out.splitlines()]
-    excerpt = "\n".join(trim_per_step(lines))
     text = README.read_text()
-    block = f"{START}\n```text\n{excerpt}\n```\n{END}"
-    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
-    if not pattern.search(text):
-        raise SystemExit(f"{README}: markers {START} / {END} not found")
-    README.write_text(pattern.sub(lambda _: block, text))
-    print(f"updated {README}")
+    if "compare" in parts:
+        text = replace_block(text, START, END, "\n".join(trim_per_step(lines)))
+    if "glance" in parts:
+        text = replace_block(text, GLANCE_START, GLANCE_END, "\n".join(glance_lines(lines)))
+    README.write_text(text)
+    print(f"updated {README} ({', '.join(parts)})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=("compare", "figures"), help="regenerate just one part")
+    parser.add_argument("--only", choices=("compare", "glance", "figures"), help="regenerate just one part")
     only = parser.parse_args().only
     if only in (None, "compare"):
         update_compare()
+    if only == "glance":
+        update_compare(("glance",))
     if only in (None, "figures"):
         update_figures()
 
