@@ -205,7 +205,7 @@ def _right_strip(shares: list[float]) -> Text:
     return text
 
 
-def history_glance_table(report: CompareReport) -> Table | None:
+def history_glance_table(report: CompareReport) -> Group | None:
     """The history at a glance: the loss as a sparkline over the checkpoints, and per procedure a strip of the
     checkpoints at which it got the pattern right, in the same columns."""
     modes = [m for m in report.traces if m != "refeed"]
@@ -213,16 +213,12 @@ def history_glance_table(report: CompareReport) -> Table | None:
     if glance is None:
         return None
     per_cell = "" if glance.checkpoints_per_cell == 1 else f", up to {glance.checkpoints_per_cell} per column"
-    table = Table(
-        box=None,
-        pad_edge=False,
-        show_header=False,
-        title="At a glance",
-        caption=f"one column per checkpoint{per_cell}, steps {glance.first_step}–{glance.last_step} · "
+    legend = Text(
+        f"one column per checkpoint{per_cell}, steps {glance.first_step}–{glance.last_step} · "
         "█ = pattern right, ▁ = wrong",
-        title_justify="left",
-        caption_justify="left",
+        style="dim",
     )
+    table = Table(box=None, pad_edge=False, show_header=False, title="At a glance", title_justify="left")
     table.add_column(justify="right", style="bold")
     table.add_column(no_wrap=True)
     table.add_column(style="dim")
@@ -233,7 +229,7 @@ def history_glance_table(report: CompareReport) -> Table | None:
         stats = report.history_stats[mode]
         summary = f"right at {stats.right}/{stats.checkpoints}, reverted {stats.reverts}×"
         table.add_row(mode, _right_strip(shares), summary)
-    return table
+    return Group(table, legend)  # the legend as its own line: a caption would wrap at the strips' width
 
 
 def render_compare(console: Console, report: CompareReport) -> None:

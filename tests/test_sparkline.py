@@ -82,3 +82,41 @@ def test_loss_line_is_a_log_sparkline_from_first_to_last():
 
     assert loss_line([1.0, 0.1, 0.01]).plain == "loss █▅▁  1.0000 → 0.0100 (log scale)"
     assert len(loss_line([1.0] * 5000).plain.split()[1]) == 60  # grouped into 60 columns
+
+
+GLANCE_GOLDEN = """\
+At a glance
+   loss  █▅▁▅  1.0000 → 0.1000 (mean per column, log scale)
+teacher  ▁███  right at 3/4, reverted 0×
+   free  ▁█▁█  right at 2/4, reverted 1×
+one column per checkpoint, steps 0–30 · █ = pattern right, ▁ = wrong
+"""
+
+
+def _glance_report():
+    """Just what history_glance_table reads from a CompareReport."""
+    from types import SimpleNamespace
+
+    from seqdiag.history import history_stats
+
+    outputs = [("00S", "00S"), ("01S", "01S"), ("01S", "00S"), ("01S", "01S")]
+    history = [
+        Snapshot(i * 10, [1.0, 0.1, 0.01, 0.1][i], {"teacher": t, "free": f}, {}) for i, (t, f) in enumerate(outputs)
+    ]
+    losses = [1.0] * 10 + [0.1] * 10 + [0.01] * 10
+    traces = {"teacher": SimpleNamespace(targets="01S"), "free": None, "refeed": None}
+    stats = {m: history_stats(history, m, "01S") for m in ("teacher", "free")}
+    return SimpleNamespace(history=history, losses=losses, traces=traces, history_stats=stats)
+
+
+def render_glance_golden() -> str:
+    from seqdiag.render import history_glance_table
+
+    console = Console(width=100, color_system=None, file=io.StringIO())
+    console.print(history_glance_table(_glance_report()))
+    return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"
+
+
+def test_glance_table_golden():
+    """Regenerate with: python -c 'import test_sparkline as t; print(t.render_glance_golden(), end="")' (in tests/)."""
+    assert render_glance_golden() == GLANCE_GOLDEN
