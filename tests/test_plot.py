@@ -142,3 +142,16 @@ def test_plot_out_under_a_file_is_one_line(runner, tmp_path):
     result = runner.invoke(app, ["plot", str(path), "--out", str(blocker / "figs")])
     assert result.exit_code == 2 and "cannot create the folder" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_plot_on_a_default_run_writes_every_figure(runner, tmp_path):
+    """The issue's bar: `seqdiag plot` on a default (2015 setup, 5000 steps) run writes the figures."""
+    pytest.importorskip("matplotlib")
+    run = tmp_path / "default"
+    assert runner.invoke(app, ["train", "--out", str(run)]).exit_code == 0
+    result = runner.invoke(app, ["plot", str(run), "--out", str(tmp_path / "figs"), "--json"])
+    assert result.exit_code == 0, result.output
+    paths = [p for f in json.loads(result.stdout)["figures"] for p in f["paths"]]
+    assert len(paths) == 2 * len(RUN_FIGURES)
+    assert all((tmp_path / "figs" / p.rsplit("/", 1)[-1]).stat().st_size > 1000 for p in paths)
