@@ -152,7 +152,11 @@ def _save(figure, out: Path, name: str, formats: Sequence[str]) -> list[str]:
 
 
 def _savefig(figure: Any, fmt: str, path: Path) -> None:
-    figure.savefig(path, format=fmt, dpi=DPI)
+    """Save with no date and fixed SVG ids, so the same run gives byte-identical files (diffable in docs/)."""
+    import matplotlib
+
+    with matplotlib.rc_context({"svg.hashsalt": "seqdiag"}):
+        figure.savefig(path, format=fmt, dpi=DPI, metadata={"Date": None} if fmt in ("svg", "pdf") else None)
 
 
 def _make_folder(out: Path) -> None:

@@ -155,3 +155,15 @@ def test_plot_on_a_default_run_writes_every_figure(runner, tmp_path):
     paths = [p for f in json.loads(result.stdout)["figures"] for p in f["paths"]]
     assert len(paths) == 2 * len(RUN_FIGURES)
     assert all((tmp_path / "figs" / p.rsplit("/", 1)[-1]).stat().st_size > 1000 for p in paths)
+
+
+def test_the_same_run_gives_byte_identical_figures(trained_tiny, tmp_path):
+    pytest.importorskip("matplotlib")
+    from seqdiag.plot import plot_run, run_curves
+
+    curves = run_curves(trained_tiny, "tiny")
+    first = plot_run(curves, tmp_path / "a", "tiny", formats=("svg",))
+    second = plot_run(curves, tmp_path / "b", "tiny", formats=("svg",))
+    for a, b in zip(first.figures, second.figures, strict=True):
+        with open(a.paths[0], "rb") as fa, open(b.paths[0], "rb") as fb:
+            assert fa.read() == fb.read(), a.name
