@@ -140,12 +140,11 @@ class SequenceModel(nn.Module):
         The recurrence runs in `seqdiag.fused` (one autograd node with a hand-written backward), which
         computes what `forward_stepwise` does through `advance`, at a fraction of the per-op overhead.
         """
-        projected = self.project_input(x)  # (N, B, T, G*H)
         state = self.initial_state(x.shape[1]) if state is None else state
         if self.cell in fused.FUSED_CELLS and self.config.gate in fused.FUSED_GATES:
-            hidden, state = fused.recurrence(self.cell, self.config.gate, projected, self.cell_weight_hh, state)
+            hidden, state = fused.sequence_forward(self, x, state)
             return self.readout(hidden), hidden, state
-        return self._run_stepwise(projected, state)
+        return self._run_stepwise(self.project_input(x), state)
 
     def forward_stepwise(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, torch.Tensor, State]:
         """`forward` by plain autograd through `advance`, one step at a time: the reference the fused path is

@@ -10,8 +10,11 @@ from seqdiag.config import ModelConfig
 from seqdiag.model import SequenceModel
 
 
-def _inputs(n: int, b: int, t: int, v: int, dtype: torch.dtype) -> torch.Tensor:
-    # One-hot rows with some zero vectors, as the teacher and zeros policies feed.
+def _inputs(n: int, b: int, t: int, v: int, dtype: torch.dtype, shared: bool = False) -> torch.Tensor:
+    # One-hot rows with some zero vectors, as the teacher and zeros policies feed; `shared`: the same for
+    # every model and rollout (what open-loop training feeds), which takes the per-symbol table path.
+    if shared:
+        return _inputs(1, 1, t, v, dtype).expand(n, b, t, v)
     gen = torch.Generator().manual_seed(1)
     idx = torch.randint(0, v, (n, b, t), generator=gen)
     x = torch.nn.functional.one_hot(idx, v).to(dtype)
@@ -39,14 +42,16 @@ def _grads(model: SequenceModel, x: torch.Tensor, state, stepwise: bool):
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("gate", ["hard_sigmoid", "sigmoid"])
 @pytest.mark.parametrize(
-    ("n", "dtype", "tol"),
+    ("n", "dtype", "tol", "shared"),
     [
-        (3, torch.float64, 1e-10),  # narrow path: plain tanh, one broadcast product
-        (300, torch.float64, 1e-10),  # wide path: tanh as 2 sigmoid(2x) - 1, blockwise products
-        (300, torch.float32, 1e-4),
+        (3, torch.float64, 1e-10, False),  # narrow path: plain tanh, one broadcast product
+        (3, torch.float64, 1e-10, True),  # inputs shared by the stack: a table of per-symbol slabs
+        (300, torch.float64, 1e-10, False),  # wide path: tanh as 2 sigmoid(2x) - 1, blockwise products
+        (300, torch.float64, 1e-10, True),
+        (300, torch.float32, 1e-4, True),
     ],
 )
-def test_fused_matches_autograd_through_advance(cell, gate, n, dtype, tol):
+def test_fused_matches_autograd_through_advance(cell, gate, n, dtype, tol, shared):
     config = ModelConfig(cell=cell, gate=gate, embed_size=6, hidden_size=7)
     model = SequenceModel(4, config, seeds=range(n)).to(dtype)
     if gate == "hard_sigmoid" and dtype == torch.float64:
@@ -56,7 +61,8 @@ def test_fused_matches_autograd_through_advance(cell, gate, n, dtype, tol):
     with torch.no_grad():  # larger weights than the init, so hard_sigmoid gates saturate on some steps
         for p in model.parameters():
             p.mul_(3)
-    x = _inputs(n, 2, 9, 4, dtype)
+    x = _inputs(n, 2, 9, 4, dtype, shared)
+    assert (fused.shared_symbols(x) is not None) == shared
     gen = torch.Generator().manual_seed(3)
     state = tuple(torch.randn(s.shape, generator=gen, dtype=dtype) for s in model.initial_state(2))
     fast = _grads(model, x, state, stepwise=False)
@@ -87,3 +93,17 @@ def test_fused_forward_under_no_grad_matches_stepwise():
     torch.testing.assert_close(logits, ref_logits)
     torch.testing.assert_close(c, ref_c)
     torch.testing.assert_close(h, hidden[:, :, -1])
+
+
+def test_shared_symbols_reads_one_hot_and_zero_steps():
+    x = torch.zeros(4, 3)
+    x[0, 2] = 1.0  # the start symbol, then zero vectors: the 2015 zeros sampler
+    x[2, 1] = 1.0
+    assert fused.shared_symbols(x.expand(5, 2, 4, 3)) == [2, 3, 1, 3]
+    contiguous = x.expand(5, 2, 4, 3).clone()
+    assert fused.shared_symbols(contiguous) == [2, 3, 1, 3]
+    contiguous[3, 1, 0, 0] = 1.0  # one rollout of one model differs
+    assert fused.shared_symbols(contiguous) is None
+    half = x.clone()
+    half[1, 0] = 0.5
+    assert fused.shared_symbols(half[None, None]) is None
