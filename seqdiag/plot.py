@@ -64,6 +64,7 @@ class RunCurves:
     procedures: dict[str, ProcedureCurve]
     targets: str
     drift_tolerance: float
+    train_policy: str = "teacher"  # what training fed, so the loss says what it measures
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ def run_curves(result: Any, title: str) -> RunCurves:
         procedures=procedures,
         targets=result.sequence.target_text(),
         drift_tolerance=DRIFT_TOLERANCE,
+        train_policy=result.config.train.policy,
     )
 
 
@@ -230,7 +232,7 @@ def loss_figure(curves: RunCurves):
     ax.set_yscale("log")
     ax.set_xlabel("training step")
     ax.set_ylabel("cross-entropy (log scale)")
-    ax.set_title(f"Training loss — {curves.title}")
+    ax.set_title(f"Training loss, fed by the {curves.train_policy} policy — {curves.title}")
     ax.grid(True, which="major", alpha=0.3)
     _legend(ax, loc="upper right")
     return figure
@@ -332,7 +334,12 @@ def drift_figure(curves: RunCurves):
             continue
         style = MODE_STYLE.get(mode, {})
         ax.plot(range(len(proc.drift)), proc.drift, label=mode, markersize=4, linewidth=1.2, **style)
-    ax.axhline(curves.drift_tolerance, color="#888888", linestyle=":", label=f"tolerance {curves.drift_tolerance:g}")
+    ax.axhline(
+        curves.drift_tolerance,
+        color="#888888",
+        linestyle=":",
+        label=f"band {curves.drift_tolerance:g} (beyond it: off the trajectory)",
+    )
     ax.set_xlabel("step t")
     ax.set_ylabel("L2 distance to teacher-forced hidden state")
     ax.set_title(f"Hidden-state drift from the teacher-forced trajectory — {curves.title}")
@@ -340,7 +347,7 @@ def drift_figure(curves: RunCurves):
     top = max(top, curves.drift_tolerance)
     ax.set_ylim(-0.04 * top, 1.08 * top)  # a procedure that never leaves stays visible on the zero line
     ax.grid(True, alpha=0.3)
-    _legend(ax, loc="upper left")
+    _legend(ax, loc="best")
     return figure
 
 
