@@ -96,11 +96,8 @@ class SequenceModel(nn.Module):
         """(N, B, ..., V) inputs -> (N, B, ..., G*H) the cell's input pre-activations (bias included)."""
         n, shape = x.shape[0], x.shape[1:-1]
         flat = x.reshape(n, -1, x.shape[-1])  # (N, B*T, V)
-        # The two linear maps compose into one (V, G) map: V = 3 rows instead of B*T, so the per-row
-        # product is 3 x 40 instead of 3 x 10 plus 10 x 40, and its backward shrinks the same way.
-        weight = torch.bmm(self.embed_weight, self.cell_weight_ih)  # (N, V, G)
-        bias = torch.baddbmm(self.cell_bias.unsqueeze(1), self.embed_bias.unsqueeze(1), self.cell_weight_ih)
-        projected = torch.baddbmm(bias, flat, weight)
+        embedded = torch.baddbmm(self.embed_bias.unsqueeze(1), flat, self.embed_weight)
+        projected = torch.baddbmm(self.cell_bias.unsqueeze(1), embedded, self.cell_weight_ih)
         return projected.reshape(n, *shape, projected.shape[-1])
 
     def advance(self, projected: torch.Tensor, state: State) -> State:
