@@ -72,21 +72,20 @@ def test_stack_member_ignores_its_neighbours():
 
 
 @pytest.mark.slow
-def test_outcome_rates_of_a_stack_agree_with_separate_runs():
-    """Over many seeds and a full-length-ish training, the batched outcome rates agree with separate runs.
+def test_outcome_rates_of_a_wide_stack_agree_with_separate_runs():
+    """Over many seeds, the batched outcome rates agree statistically with separate single-model runs.
 
-    Float differences grow chaotically over thousands of RMSprop steps, so single seeds may end apart; the
-    rates must agree statistically (within both Wilson intervals' reach).
+    The stack is wide enough for the fused engine's wide path (other float rounding than single runs), and
+    float differences grow chaotically over thousands of RMSprop steps, so single seeds may end apart; the
+    rates must agree: the two Wilson 95% intervals overlap for every procedure.
     """
     from seqdiag.sweep import PROCEDURES, procedure_rates
 
-    config = dataclasses.replace(_config(), train=TrainConfig(steps=2000, snapshot_every=100))
-    seeds = list(range(24))
-    stack = train(config, seeds=seeds)
-    alone = [train(config, seeds=[s]).histories[0] for s in seeds]
+    config = dataclasses.replace(_config(), train=TrainConfig(steps=1500, snapshot_every=100))
+    stack = train(config, seeds=range(256))
+    alone = [train(config, seeds=[s]).histories[0] for s in range(16)]
     targets = stack.sequence.target_text()
     for mode in PROCEDURES:
         batched = procedure_rates(stack.histories, mode, targets)
         separate = procedure_rates(alone, mode, targets)
-        assert batched.ci95[0] <= separate.share <= batched.ci95[1], (mode, batched, separate)
-        assert separate.ci95[0] <= batched.share <= separate.ci95[1], (mode, batched, separate)
+        assert batched.ci95[0] <= separate.ci95[1] and separate.ci95[0] <= batched.ci95[1], (mode, batched, separate)
