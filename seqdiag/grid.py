@@ -27,12 +27,13 @@ cluster's workers need only torch; a Ray session the caller already joined is us
 from __future__ import annotations
 
 import itertools
+import logging
 import time
 import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from seqdiag.config import Config, load_config, parse_override
 from seqdiag.errors import ConfigError, SeqdiagError
@@ -77,7 +78,7 @@ def _format(value: Any) -> str:
     return repr(value)
 
 
-def _fail(source: str, message: str) -> None:
+def _fail(source: str, message: str) -> NoReturn:
     raise ConfigError(f"{source}: {message}")
 
 
@@ -139,7 +140,7 @@ def load_grid(path: str | Path) -> GridSpec:
             config = str(relative)
     overrides = sweep.get("set", [])
     if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
-        _fail(source, f"[sweep] set = {overrides!r}: expected a list of \"section.key=value\" strings")
+        _fail(source, f'[sweep] set = {overrides!r}: expected a list of "section.key=value" strings')
     return GridSpec(source, axes, seeds, seed, train, config, tuple(overrides))
 
 
@@ -152,8 +153,8 @@ def grid_cells(
         ConfigError: a cell's value is invalid for its key (names the cell), or the grid is too large.
     """
     count = 1
-    for values in spec.axes.values():
-        count *= len(values)
+    for choices in spec.axes.values():
+        count *= len(choices)
     if count > MAX_CELLS:
         _fail(spec.source, f"{count} cells; at most {MAX_CELLS}")
     base = config if config is not None else spec.config
@@ -266,7 +267,7 @@ def _run_on_ray(cells, n_seeds, train_policies, device, address, threads, on_cel
             ray.init(
                 address=address,
                 include_dashboard=False,
-                logging_level="warning",
+                logging_level=logging.WARNING,
                 log_to_driver=False,
                 runtime_env={"py_modules": [seqdiag]},
             )
@@ -274,9 +275,7 @@ def _run_on_ray(cells, n_seeds, train_policies, device, address, threads, on_cel
             where = address or "a local instance"
             raise SeqdiagError(f"--executor ray: cannot start or join {where}: {exc}") from None
     try:
-        task = ray.remote(run_cell).options(
-            num_cpus=threads, num_gpus=1 if device == "cuda" else 0, max_retries=0
-        )
+        task = ray.remote(run_cell).options(num_cpus=threads, num_gpus=1 if device == "cuda" else 0, max_retries=0)
         refs = [task.remote(cell.config, n_seeds, train_policies, device, threads) for cell in cells]
         index_of = {ref: i for i, ref in enumerate(refs)}
         results: list[SweepResult | None] = [None] * len(cells)

@@ -27,9 +27,7 @@ def _assert_same_run(stack, index: int, alone) -> None:
         torch.testing.assert_close(
             getattr(stack.model, name)[index], param[0], rtol=1e-4, atol=1e-5, msg=lambda m, n=name: f"{n}: {m}"
         )
-    torch.testing.assert_close(
-        torch.tensor(stack.losses[index]), torch.tensor(alone.losses[0]), rtol=1e-4, atol=1e-6
-    )
+    torch.testing.assert_close(torch.tensor(stack.losses[index]), torch.tensor(alone.losses[0]), rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -43,7 +43,10 @@ def test_grid_cells_are_the_product_in_file_order(tmp_path):
         {"model.hidden_size": 4, "train.lr": 0.01},
     ]
     assert [(c.config.model.hidden_size, c.config.train.lr) for c in cells] == [
-        (3, 1e-3), (3, 0.01), (4, 1e-3), (4, 0.01)
+        (3, 1e-3),
+        (3, 0.01),
+        (4, 1e-3),
+        (4, 0.01),
     ]
     assert all(c.config.seed == 5 and c.config.train.steps == 12 for c in cells)
     assert cells[1].label == "model.hidden_size=3 train.lr=0.01"
