@@ -176,7 +176,8 @@ def _blocks_times(
 
 
 def _lstm_forward(spec: _Spec, slabs: list[torch.Tensor], w: torch.Tensor, h0: torch.Tensor, c0: torch.Tensor):
-    """slabs: step t's input z (N, 1 or B, G); w (N, H, G) maps h to z.
+    """The LSTM forward for narrow stacks (few ops per step). slabs: step t's input z (N, 1 or B, G); w (N, H, G)
+    maps h to z.
 
     Keeps c scaled by k (so tanh(c) is one sigmoid of the stored value) and the candidate g scaled by k to
     match; returns activations [i, f, o, k g], k c, tanh(c) and h, each (T, N, B, ·).
@@ -193,18 +194,12 @@ def _lstm_forward(spec: _Spec, slabs: list[torch.Tensor], w: torch.Tensor, h0: t
     i_s, f_s, o_s = (acts[..., j * h : (j + 1) * h].unbind(0) for j in range(3))
     c = c0 * k if k != 1.0 else c0
     h_prev = h0
-    whole_sigmoid = spec.gate == "sigmoid" and spec.wide
-    minus_two = _constant(-2.0, acts.dtype, acts.device)
     for t, (p, a, c_out, tc_out, h_out) in enumerate(
         zip(slabs, acts.unbind(0), cells.unbind(0), tanh_c.unbind(0), hidden.unbind(0), strict=True)
     ):
         torch.baddbmm(p, h_prev, w, out=a)
-        if whole_sigmoid:
-            a.sigmoid_()  # gates and candidate share one sigmoid; the candidate is fixed up to k (2 s - 1)
-            torch.add(minus_two, cand[t], alpha=4.0, out=cand[t])
-        else:
-            _gate_(spec, gates[t])
-            _tanh_(spec, cand[t], times=k)
+        _gate_(spec, gates[t])
+        _tanh_(spec, cand[t], times=k)
         torch.mul(f_s[t], c, out=c_out)
         c_out.addcmul_(i_s[t], cand[t])
         _tanh(spec, c_out, tc_out)
