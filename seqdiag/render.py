@@ -607,8 +607,9 @@ def _interval_bar(share: float, lo: float, hi: float, width: int = 20) -> Text:
 
 
 def _rate_cell(rate) -> Text:
+    """right/seeds share [interval in percent], compact enough for four procedures side by side."""
     lo, hi = rate.ci95
-    return Text(f"{rate.right_at_end}/{rate.seeds} {rate.share:.0%} [{lo:.0%}–{hi:.0%}]")
+    return Text(f"{rate.right_at_end}/{rate.seeds} {rate.share:.0%} [{lo * 100:.0f}–{hi * 100:.0f}]")
 
 
 def _divergence_cell(distribution: dict, top: int = 4) -> str:
@@ -655,12 +656,12 @@ def sweep_matrix_table(result) -> Table:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         title="Rates: rows = what training fed, columns = sampling procedure",
-        caption="cell = right/seeds share [Wilson 95% interval]",
+        caption="cell = right/seeds share [Wilson 95% interval, %]",
     )
     table.add_column("train", style="bold")
     procedures = list(result.headline.rates)
     for name in procedures:
-        table.add_column(name, justify="right", no_wrap=True)
+        table.add_column(name, justify="right", overflow="fold")
     for policy, policy_sweep in result.policies.items():
         table.add_row(policy, *(_rate_cell(policy_sweep.rates[name]) for name in procedures))
     return table
@@ -703,7 +704,7 @@ def render_grid(console: Console, result) -> None:
     table = Table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
-        title="Rates per cell: right/seeds share [Wilson 95% interval]",
+        title="Rates per cell: right/seeds share [Wilson 95% interval, %]",
         caption="right = pattern right at the last snapshot",
     )
     for key in result.axes:
@@ -711,7 +712,7 @@ def render_grid(console: Console, result) -> None:
     table.add_column("train")
     procedures = list(first.rates)
     for name in procedures:
-        table.add_column(name, justify="right", no_wrap=True)
+        table.add_column(name, justify="right", overflow="fold")
     for cell, sweep in result.cells:
         for policy, policy_sweep in sweep.policies.items():
             values = [str(cell.values.get(key, "")) for key in result.axes]

@@ -74,28 +74,28 @@ SWEEP_GOLDEN = """\
 
   right = pattern right at the last snapshot · interval = Wilson 95% · stays right = median first step from
                which it stays right · changes = mean output changes between snapshots, 2nd half
-              Rates: rows = what training fed, columns = sampling procedure
+          Rates: rows = what training fed, columns = sampling procedure
 
- train               teacher                free               zeros              refeed
- ───────────────────────────────────────────────────────────────────────────────────────
- teacher   3/4 75% [30%–95%]   3/4 75% [30%–95%]   3/4 75% [30%–95%]   3/4 75% [30%–95%]
- free       1/4 25% [5%–70%]    1/4 25% [5%–70%]    1/4 25% [5%–70%]    1/4 25% [5%–70%]
+ train             teacher              free             zeros            refeed
+ ───────────────────────────────────────────────────────────────────────────────
+ teacher   3/4 75% [30–95]   3/4 75% [30–95]   3/4 75% [30–95]   3/4 75% [30–95]
+ free       1/4 25% [5–70]    1/4 25% [5–70]    1/4 25% [5–70]    1/4 25% [5–70]
 
-                     cell = right/seeds share [Wilson 95% interval]
+                cell = right/seeds share [Wilson 95% interval, %]
 """
 
 GRID_GOLDEN = """\
 seqdiag sweep --grid  grid.toml · 2 cells × 4 seeds · local executor · 3.0 s
-                           Rates per cell: right/seeds share [Wilson 95% interval]
+                     Rates per cell: right/seeds share [Wilson 95% interval, %]
 
- model.hidden_size   train               teacher                free               zeros              refeed
- ───────────────────────────────────────────────────────────────────────────────────────────────────────────
-                 5   teacher   3/4 75% [30%–95%]   3/4 75% [30%–95%]   3/4 75% [30%–95%]   3/4 75% [30%–95%]
-                 5   free       1/4 25% [5%–70%]    1/4 25% [5%–70%]    1/4 25% [5%–70%]    1/4 25% [5%–70%]
-                10   teacher   3/4 75% [30%–95%]   3/4 75% [30%–95%]   3/4 75% [30%–95%]   3/4 75% [30%–95%]
-                10   free       1/4 25% [5%–70%]    1/4 25% [5%–70%]    1/4 25% [5%–70%]    1/4 25% [5%–70%]
+ model.hidden_size   train             teacher              free             zeros            refeed
+ ───────────────────────────────────────────────────────────────────────────────────────────────────
+                 5   teacher   3/4 75% [30–95]   3/4 75% [30–95]   3/4 75% [30–95]   3/4 75% [30–95]
+                 5   free       1/4 25% [5–70]    1/4 25% [5–70]    1/4 25% [5–70]    1/4 25% [5–70]
+                10   teacher   3/4 75% [30–95]   3/4 75% [30–95]   3/4 75% [30–95]   3/4 75% [30–95]
+                10   free       1/4 25% [5–70]    1/4 25% [5–70]    1/4 25% [5–70]    1/4 25% [5–70]
 
-                                 right = pattern right at the last snapshot
+                             right = pattern right at the last snapshot
 """
 
 
