@@ -590,7 +590,8 @@ def sweep(
         Executor,
         typer.Option(
             "--executor",
-            help="Where grid cells run: local (here, one after another) or ray (pip install 'seqdiag[ray]').",
+            # \\[ keeps Rich markup from reading [ray] as a style.
+            help="Where grid cells run: local (here, one after another) or ray (pip install 'seqdiag\\[ray]').",
         ),
     ] = Executor.local,
     address: Annotated[
