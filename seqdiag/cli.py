@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -224,7 +225,26 @@ def _print_json(data: dict[str, Any]) -> None:
     from seqdiag.schema import SCHEMA_VERSION
 
     data = {"schema_version": SCHEMA_VERSION, **data}
-    sys.stdout.write(json.dumps(data, indent=2, allow_nan=False) + "\n")
+    clean, non_finite = _finite_or_null(data)
+    if non_finite:
+        _stderr().print(
+            f"warning: {non_finite} values are NaN or infinite (the model's outputs overflowed); written as null",
+            soft_wrap=True,
+        )
+    sys.stdout.write(json.dumps(clean, indent=2, allow_nan=False) + "\n")
+
+
+def _finite_or_null(value: Any) -> tuple[Any, int]:
+    """JSON has no NaN or infinity: write them as null, and count them so the user is told."""
+    if isinstance(value, float):
+        return (value, 0) if math.isfinite(value) else (None, 1)
+    if isinstance(value, dict):
+        pairs = [(k, *_finite_or_null(v)) for k, v in value.items()]
+        return {k: v for k, v, _ in pairs}, sum(n for _, _, n in pairs)
+    if isinstance(value, list | tuple):
+        items = [_finite_or_null(v) for v in value]
+        return [v for v, _ in items], sum(n for _, n in items)
+    return value, 0
 
 
 def _train_now(config: Config, device: str, show_progress: bool, also_on_step=None, **options: Any):
@@ -324,7 +344,7 @@ def train(
         typer.Option(
             "--tensorboard",
             help="Also log loss, accuracy per procedure and the generated strings to this TensorBoard folder "
-            "(pip install 'seqdiag[tensorboard]').",
+            "(pip install 'seqdiag\\[tensorboard]').",
             metavar="DIR",
         ),
     ] = None,
@@ -677,7 +697,7 @@ def plot(
 ) -> None:
     """Draw a run's figures as PNG and SVG: loss, accuracy through training, p(target), hidden states, drift.
 
-    Needs matplotlib: pip install 'seqdiag[plot]'. Example: seqdiag plot runs/orig --out figures/orig
+    Needs matplotlib: pip install 'seqdiag\\[plot]'. Example: seqdiag plot runs/orig --out figures/orig
     """
     with _user_errors(debug):
         from seqdiag.plot import read_sweep, require_matplotlib
