@@ -114,3 +114,12 @@ def test_the_schema_rejects_what_it_documents_as_required(runner, saved_run):
         {**data, "command": "nosuch"},
     ):
         assert list(VALIDATOR.iter_errors(broken))
+
+
+def test_measurements_written_as_null_still_validate(runner, saved_run):
+    """--json writes NaN/infinity as null (with a warning): measured values may be null, config values may not."""
+    data = _json_of(runner, ["sample", "--run", str(saved_run[0])])
+    step = {**data["steps"][0], "p_target": None, "entropy": None, "hidden": [None] * len(data["steps"][0]["hidden"])}
+    _validate({**data, "steps": [step, *data["steps"][1:]]})
+    bad_config = {**data, "config": {**data["config"], "train": {**data["config"]["train"], "lr": None}}}
+    assert list(VALIDATOR.iter_errors(bad_config))
