@@ -244,6 +244,15 @@ def render_compare(console: Console, report: CompareReport) -> None:
     console.print(verdict_panel(report))
 
 
+def p_target_strip(trace: Trace) -> Text:
+    """p(target) per step as blocks from ▁ (0) to █ (1), under the generated symbols; red where the step is wrong."""
+    text = Text()
+    blocks = sparkline([s.p_target for s in trace.steps], low=0.0, high=1.0)
+    for step, block in zip(trace.steps, blocks, strict=True):
+        text.append(block, style="green" if step.correct else "red")
+    return text
+
+
 def render_sample(console: Console, report: SampleReport) -> None:
     trace = report.trace
     console.print(header(f"sample --mode {report.mode}", report.config, report.run))
@@ -256,6 +265,7 @@ def render_sample(console: Console, report: SampleReport) -> None:
         Text.assemble(("generated  ", "bold"), _marked_output(trace.output, trace.targets), f"   ({decoding})")
     )
     console.print(Text.assemble(("target     ", "bold"), trace.targets))
+    console.print(Text.assemble(("p(target)  ", "bold"), p_target_strip(trace)))
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"{report.mode}: per step")
     for name, justify in (
         ("t", "right"),

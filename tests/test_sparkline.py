@@ -120,3 +120,20 @@ def render_glance_golden() -> str:
 def test_glance_table_golden():
     """Regenerate with: python -c 'import test_sparkline as t; print(t.render_glance_golden(), end="")' (in tests/)."""
     assert render_glance_golden() == GLANCE_GOLDEN
+
+
+def test_sample_shows_p_target_under_the_generated_symbols(trained_tiny):
+    from seqdiag.policy import Decoding
+    from seqdiag.render import p_target_strip, render_sample
+    from seqdiag.report import build_sample
+
+    report = build_sample(trained_tiny, "trained now", "zeros", Decoding())
+    strip = p_target_strip(report.trace)
+    assert len(strip.plain) == len(report.trace.steps)
+    assert strip.plain == sparkline([s.p_target for s in report.trace.steps], low=0.0, high=1.0)
+    console = Console(width=120, color_system=None, file=io.StringIO())
+    render_sample(console, report)
+    lines = console.file.getvalue().splitlines()
+    generated = next(line for line in lines if line.startswith("generated"))
+    p_target = next(line for line in lines if line.startswith("p(target)"))
+    assert generated.index(report.trace.output) == p_target.index(strip.plain)  # same columns
