@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from rich import box
 from rich.console import Console, Group
@@ -61,6 +62,16 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False)
 
 
+CAPTION_WIDTH = 100  # a caption wraps at no less than this, whatever the table's own width
+
+
+def fitted_table(*, title: str | None = None, caption: str | None = None, **kwargs: Any) -> Table:
+    """A Table at least as wide as its title, and wide enough that a long caption folds into a few lines
+    rather than a narrow column of words."""
+    widest = max(len(title or "") + 2, min(len(caption or ""), CAPTION_WIDTH))
+    return Table(title=title, caption=caption, min_width=widest, **kwargs)
+
+
 def error(console: Console, message: str) -> None:
     console.print(Text("error: ", style="bold red") + Text(message))
 
@@ -92,7 +103,7 @@ def _prediction_cell(trace: Trace, t: int) -> Text:
 
 def per_step_table(traces: dict[str, Trace]) -> Table:
     """Target, then per procedure one cell: the input fed, the prediction (right/wrong), p(target)."""
-    table = Table(
+    table = fitted_table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         padding=(0, 1),
@@ -149,7 +160,7 @@ def history_table(report: CompareReport, max_rows: int = 16) -> Table:
     if "refeed" in report.traces:
         same = sum(s.outputs["refeed"] == s.outputs["free"] for s in history)
         refeed_note = f" · refeed = free at {same}/{len(history)} checkpoints"
-    table = Table(
+    table = fitted_table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         title="Through training",
@@ -218,13 +229,11 @@ def history_glance_table(report: CompareReport) -> Group | None:
         "█ = pattern right, ▁ = wrong",
         style="dim",
     )
-    table = Table(box=None, pad_edge=False, show_header=False, title="At a glance", title_justify="left")
+    table = fitted_table(box=None, pad_edge=False, show_header=False, title="At a glance", title_justify="left")
     table.add_column(justify="right", style="bold")
     table.add_column(no_wrap=True)
     table.add_column(style="dim")
-    table.add_row(
-        "loss", glance.loss, f"{glance.loss_first:.4f} → {glance.loss_last:.4f} (mean per column, log scale)"
-    )
+    table.add_row("loss", glance.loss, f"{glance.loss_first:.4f} → {glance.loss_last:.4f} (mean per column, log scale)")
     for mode, shares in glance.right.items():
         stats = report.history_stats[mode]
         summary = f"right at {stats.right}/{stats.checkpoints}, reverted {stats.reverts}×"
@@ -234,13 +243,13 @@ def history_glance_table(report: CompareReport) -> Group | None:
 
 def render_compare(console: Console, report: CompareReport) -> None:
     console.print(header("compare", report.config, report.run))
-    console.print(per_step_table(report.traces))
-    console.print(history_table(report))
-    glance = history_glance_table(report)
-    if glance is not None:
-        console.print(glance)
-    for table in depth_tables(report):
-        console.print(table)
+    # The answer first: the verdict's one sentence, then the evidence, then the ranked findings.
+    console.print(Text.assemble(("\nverdict: ", "bold"), (report.verdict.headline, "bold"), " (findings at the end)\n"))
+    sections = [per_step_table(report.traces), history_table(report), history_glance_table(report)]
+    for section in [*sections, *depth_tables(report)]:
+        if section is not None:
+            console.print(section)
+            console.print()
     console.print(verdict_panel(report))
 
 
@@ -266,7 +275,7 @@ def render_sample(console: Console, report: SampleReport) -> None:
     )
     console.print(Text.assemble(("target     ", "bold"), trace.targets))
     console.print(Text.assemble(("p(target)  ", "bold"), p_target_strip(trace)))
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"{report.mode}: per step")
+    table = fitted_table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"{report.mode}: per step")
     for name, justify in (
         ("t", "right"),
         ("input", "center"),
@@ -301,7 +310,7 @@ def render_sample(console: Console, report: SampleReport) -> None:
 def render_plot(console: Console, result: PlotResult) -> None:
     """The figures `seqdiag plot` wrote, one line each."""
     console.print(Text.assemble(("seqdiag plot", "bold"), f"  {result.kind} {result.source} → {result.out}"))
-    table = Table(box=None, pad_edge=False, show_header=False, padding=(0, 2, 0, 0))
+    table = fitted_table(box=None, pad_edge=False, show_header=False, padding=(0, 2, 0, 0))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     table.add_column(no_wrap=True)
@@ -330,7 +339,7 @@ def render_trained(
     losses: list[float] | None = None,
 ) -> None:
     console.print(header("train", config, run))
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"After {run.steps_done} steps (loss {loss:.4f})")
+    table = fitted_table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"After {run.steps_done} steps (loss {loss:.4f})")
     table.add_column("procedure")
     table.add_column("output", no_wrap=True)
     targets = None
@@ -344,7 +353,7 @@ def render_trained(
 
 
 def render_presets(console: Console, presets: list[PresetSummary]) -> None:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="Presets (seqdiag compare --config NAME)")
+    table = fitted_table(box=box.SIMPLE_HEAD, pad_edge=False, title="Presets (seqdiag compare --config NAME)")
     for name in ("name", "task", "model", "training", "what it shows"):
         table.add_column(name, overflow="fold")
     for p in presets:
@@ -414,7 +423,7 @@ def matrix_table(report: CompareReport) -> Table | None:
     m = report.matrix
     if m is None:
         return None
-    table = Table(
+    table = fitted_table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         title="Policy matrix: rows = what training fed, columns = what sampling feeds",
@@ -447,7 +456,7 @@ def drift_table(report: CompareReport) -> Table | None:
     if d is None:
         return None
     top = max((p.max_distance for p in d.procedures), default=0.0)
-    table = Table(
+    table = fitted_table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         title="Hidden-state drift from the teacher-forced trajectory",
@@ -477,7 +486,7 @@ def _reliance_cells(r) -> list[str]:
 
 
 def reliance_table(report: CompareReport) -> Table:
-    table = Table(
+    table = fitted_table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         title="Input reliance: teacher-forced predictions changed by an ablation",
@@ -502,7 +511,7 @@ def recovery_table(report: CompareReport) -> Table | None:
     rows = [(f"trained {r.train}", r.recovery) for r in report.matrix.rows] if report.matrix else []
     if not rows:
         rows = [(f"trained {report.config.train.policy}", rec)]
-    table = Table(
+    table = fitted_table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         title="Error recovery: a wrong symbol forced into free-running",
@@ -537,7 +546,7 @@ def counting_table(report: CompareReport) -> Table | None:
         + (" (largest at " + ", ".join(f"{x.step}: {x.ratio:.1f}×" for x in spikes) + ")" if spikes else "")
         + f" · teacher-forced flips after first right: {len(st.teacher_flips)}"
     )
-    table = Table(
+    table = fitted_table(
         box=box.SIMPLE_HEAD, pad_edge=False, title="Counting: the end symbol apart from the pattern", caption=caption
     )
     for name in (
@@ -571,7 +580,7 @@ def rollouts_table(report: CompareReport) -> Table | None:
     r = report.rollouts
     if r is None:
         return None
-    table = Table(
+    table = fitted_table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         title=f"{r.rollouts} {r.mode} rollouts at temperature {r.temperature:g}, top-k {r.top_k or 'all'}",
@@ -630,7 +639,7 @@ def _divergence_cell(distribution: dict, top: int = 4) -> str:
 
 def sweep_rates_table(policy_sweep, n_seeds: int) -> Table:
     """One training policy's rates: a row per sampling procedure."""
-    table = Table(
+    table = fitted_table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         title=f"Trained with {policy_sweep.policy}: {n_seeds} seeds, {policy_sweep.steps} steps each",
@@ -662,7 +671,7 @@ def sweep_rates_table(policy_sweep, n_seeds: int) -> Table:
 
 def sweep_matrix_table(result) -> Table:
     """Training policy x sampling procedure: the share right at the end, with its interval."""
-    table = Table(
+    table = fitted_table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         title="Rates: rows = what training fed, columns = sampling procedure",
@@ -711,7 +720,7 @@ def render_grid(console: Console, result) -> None:
             f" · {result.seconds:.1f} s",
         )
     )
-    table = Table(
+    table = fitted_table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         title="Rates per cell: right/seeds share [Wilson 95% interval, %]",
