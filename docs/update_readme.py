@@ -1,9 +1,10 @@
 """Regenerate the README's real `seqdiag compare` excerpt and its figures (never hand-edit them).
 
-    python docs/update_readme.py                  # all: the compare and glance excerpts, docs/figures/*.png
-    python docs/update_readme.py --only figures   # just the figures (seqdiag train + seqdiag plot on the default)
-    python docs/update_readme.py --only compare   # just the excerpts (compare and its "At a glance" lines)
-    python docs/update_readme.py --only glance    # just the "At a glance" excerpt
+python docs/update_readme.py                  # all: the compare and glance excerpts, docs/figures/*.png
+python docs/update_readme.py --only figures   # just the figures (seqdiag train + seqdiag plot on the default)
+python docs/update_readme.py --only compare   # just the excerpts (compare and its "At a glance" lines)
+python docs/update_readme.py --only glance    # just the "At a glance" excerpt
+python docs/update_readme.py --only depth     # the policy matrix, reliance and recovery excerpt (~1.5 min)
 """
 
 from __future__ import annotations
@@ -19,6 +20,22 @@ from pathlib import Path
 README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- compare-excerpt:start -->", "<!-- compare-excerpt:end -->"
 GLANCE_START, GLANCE_END = "<!-- glance-excerpt:start -->", "<!-- glance-excerpt:end -->"
+DEPTH_START, DEPTH_END = "<!-- depth-excerpt:start -->", "<!-- depth-excerpt:end -->"
+DEPTH_COMMAND = ["compare", "--train", "teacher,zeros,scheduled"]
+# Section titles of compare's output, in the order printed; a section runs to the next title.
+TITLES = (
+    "Per step",
+    "Through training",
+    "At a glance",
+    "Policy matrix",
+    "Hidden-state drift",
+    "Input reliance",
+    "Error recovery",
+    "Counting",
+    "Stochastic",
+    "╭─ Verdict",
+)
+VERDICT_FINDINGS = 2  # findings kept in the compare excerpt's verdict panel
 KEEP_HEAD, KEEP_TAIL = 6, 4  # per-step rows kept at each end of the table
 FIGURES = README.parent / "docs" / "figures"
 README_FIGURES = ("p_target", "accuracy")  # the PNGs the README shows, from `seqdiag plot` on the default run
@@ -31,6 +48,42 @@ def trim_per_step(lines: list[str]) -> list[str]:
         return lines
     cut_from, cut_to = rows[KEEP_HEAD], rows[-KEEP_TAIL]
     return [*lines[:cut_from], "  …", *lines[cut_to:]]
+
+
+def split_sections(lines: list[str]) -> tuple[list[str], dict[str, list[str]]]:
+    """(the lines before the first section, {title: the section's lines}), trailing blank lines dropped."""
+    starts = [(i, t) for i, line in enumerate(lines) for t in TITLES if line.strip().startswith(t)]
+    sections = {}
+    for (i, title), (j, _) in zip(starts, [*starts[1:], (len(lines), "")], strict=True):
+        block = lines[i:j]
+        while block and not block[-1].strip():
+            block.pop()
+        sections[title] = block
+    return lines[: starts[0][0]] if starts else lines, sections
+
+
+def trim_verdict(panel: list[str], keep: int = VERDICT_FINDINGS) -> list[str]:
+    """The verdict panel's headline, its first `keep` findings, then the fix line(s) and the border."""
+    blank = [i for i, line in enumerate(panel) if line.strip("│ ") == ""]
+    if len(blank) < keep + 2:
+        return panel
+    fix = next(i for i, line in enumerate(panel) if line.startswith("│ fix:"))
+    return [*panel[: blank[keep] + 1], "│ …", *panel[fix:]]
+
+
+def run_seqdiag(*args: str) -> list[str]:
+    out = subprocess.run([sys.executable, "-m", "seqdiag", *args], capture_output=True, text=True, check=True).stdout
+    return [line.rstrip() for line in out.splitlines()]
+
+
+def update_depth() -> None:
+    """The policy matrix, input reliance and error recovery of `compare --train teacher,zeros,scheduled`."""
+    _, sections = split_sections(run_seqdiag(*DEPTH_COMMAND))
+    body = ["$ seqdiag " + " ".join(DEPTH_COMMAND), "…"]
+    for title in ("Policy matrix", "Input reliance", "Error recovery"):
+        body += [*sections[title], ""]
+    README.write_text(replace_block(README.read_text(), DEPTH_START, DEPTH_END, "\n".join(body).rstrip()))
+    print(f"updated {README} (depth)")
 
 
 def update_figures() -> None:
@@ -63,13 +116,16 @@ def replace_block(text: str, start: str, end: str, body: str) -> str:
 
 
 def update_compare(parts: tuple[str, ...] = ("compare", "glance")) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "seqdiag", "compare"], capture_output=True, text=True, check=True
-    ).stdout
-    lines = [line.rstrip() for line in out.splitlines()]
+    lines = run_seqdiag("compare")
     text = README.read_text()
     if "compare" in parts:
-        text = replace_block(text, START, END, "\n".join(trim_per_step(lines)))
+        head, sections = split_sections(lines)
+        excerpt = [*head, *trim_per_step(sections["Per step"]), ""]
+        for title in ("Through training", "At a glance"):
+            excerpt += [*sections[title], ""]
+        excerpt += ["  … (drift, reliance, recovery and counting tables: see below)", ""]
+        excerpt += trim_verdict(sections["╭─ Verdict"])
+        text = replace_block(text, START, END, "\n".join(excerpt))
     if "glance" in parts:
         text = replace_block(text, GLANCE_START, GLANCE_END, "\n".join(glance_lines(lines)))
     README.write_text(text)
@@ -78,12 +134,14 @@ def update_compare(parts: tuple[str, ...] = ("compare", "glance")) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=("compare", "glance", "figures"), help="regenerate just one part")
+    parser.add_argument("--only", choices=("compare", "glance", "figures", "depth"), help="regenerate just one part")
     only = parser.parse_args().only
     if only in (None, "compare"):
         update_compare()
     if only == "glance":
         update_compare(("glance",))
+    if only in (None, "depth"):
+        update_depth()
     if only in (None, "figures"):
         update_figures()
 
