@@ -389,7 +389,7 @@ def training_progress(console: Console, total: int, enabled: bool = True) -> Ite
     def on_step(p: TrainProgress) -> None:
         if p.step % 10 and p.step != p.total:
             return
-        fields = {"loss": f"{p.loss:.4f}"}
+        fields: dict[str, Any] = {"loss": f"{p.loss:.4f}"}
         if p.snapshot is not None:
             fields |= {"free": p.snapshot.outputs.get("free", ""), "zeros": p.snapshot.outputs.get("zeros", "")}
         progress.update(task, completed=p.step, **fields)

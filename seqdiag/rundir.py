@@ -231,8 +231,8 @@ def _read_resume(path: Path, config: Config, model: torch.nn.Module) -> tuple[di
     state: dict[int, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
         if key.startswith("optimizer."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
+            _, position, name = key.split(".", 2)
+            state.setdefault(int(position), {})[name] = value
     param_groups = make_optimizer(params, config.train).state_dict()["param_groups"]
     optimizer_state = {"state": state, "param_groups": param_groups}
     return optimizer_state, {name: tensors[f"generator.{name}"] for name in generators}

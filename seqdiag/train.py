@@ -196,7 +196,7 @@ def train(
             if last_good is None:
                 last_good = [p.detach().clone() for p in params]
             else:
-                torch._foreach_copy_(last_good, params)  # one call: this runs every step
+                torch._foreach_copy_(last_good, [p.detach() for p in params])  # one call: this runs every step
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         try:
