@@ -646,9 +646,7 @@ def sweep(
         if grid is None and (executor is not Executor.local or address is not None):
             raise SeqdiagError("--executor and --address fan out the cells of a grid; add --grid GRID.toml")
         if grid is not None:
-            result = _grid_now(
-                grid, seeds, config, set_, seed, policies, executor, address, device, threads, not json_
-            )
+            result = _grid_now(grid, seeds, config, set_, seed, policies, executor, address, device, threads, not json_)
             if json_:
                 _print_json(result.to_json())
                 return

@@ -401,15 +401,6 @@ def training_progress(console: Console, total: int, enabled: bool = True) -> Ite
 # The depth sections of `compare`: policy matrix, hidden-state drift, input reliance, error recovery,
 # counting and stability, stochastic rollouts. Each is drawn only when its measurement is in the report.
 
-SPARK = "▁▂▃▄▅▆▇█"
-
-
-def _sparkline(values: list[float], top: float) -> str:
-    if not values:
-        return ""
-    scale = top if top > 0 else 1.0
-    return "".join(SPARK[min(len(SPARK) - 1, int(v / scale * (len(SPARK) - 1) + 0.5))] for v in values)
-
 
 def _steps_after(value: int | None) -> Text:
     return Text("never", style="red") if value is None else Text(f"after {value}", style="green")
@@ -472,7 +463,7 @@ def drift_table(report: CompareReport) -> Table | None:
             Text("stays", style="green") if p.left_at is None else Text(f"step {p.left_at}", style="red"),
             f"{p.max_distance:.2f} @{p.max_at}",
             Text(f"{p.probe_accuracy:.0%}", style="red" if p.probe_accuracy >= 0.75 else ""),
-            _sparkline(p.distances, top),
+            sparkline(p.distances, low=0.0, high=top if top > 0 else 1.0),
         )
     return table
 

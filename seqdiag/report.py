@@ -19,10 +19,9 @@ from seqdiag.probes import InputNovelty, InputReliance, input_novelty, input_rel
 from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover
 from seqdiag.rollouts import RolloutStats, rollout_stats
 from seqdiag.sampling import MODES, Trace, run_procedure, trace_of
+from seqdiag.schema import SCHEMA_VERSION
 from seqdiag.stability import Stability, stability
 from seqdiag.train import TrainResult, training_policy
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)

@@ -263,8 +263,10 @@ def _read_history(path: Path, steps_done: int) -> list[Snapshot]:
             isinstance(k, str) and isinstance(v, str) for k, v in data["outputs"].items()
         ):
             problem = "outputs must map each procedure to a string"
-        elif not isinstance(data["accuracy"], dict) or set(data["accuracy"]) != set(data["outputs"]) or not all(
-            _is_number(v) for v in data["accuracy"].values()
+        elif (
+            not isinstance(data["accuracy"], dict)
+            or set(data["accuracy"]) != set(data["outputs"])
+            or not all(_is_number(v) for v in data["accuracy"].values())
         ):
             problem = "accuracy must map each procedure of outputs to a number"
         if problem is not None:

@@ -35,12 +35,6 @@ def test_the_schema_is_a_valid_draft_2020_12_schema():
     assert SCHEMA["$defs"]["version"]["const"] == SCHEMA_VERSION
 
 
-def test_reports_and_the_schema_agree_on_the_version():
-    from seqdiag.report import SCHEMA_VERSION as REPORT_VERSION
-
-    assert REPORT_VERSION == SCHEMA_VERSION
-
-
 def test_every_command_is_documented():
     from seqdiag.cli import app as cli
 
