@@ -57,7 +57,12 @@ def test_train_then_sample_and_compare_from_run(runner, tiny_overrides, tmp_path
     result = runner.invoke(app, ["train", "--out", str(out), *_set(tiny_overrides)])
     assert result.exit_code == 0, result.output
     assert {p.name for p in out.iterdir()} == {
-        "config.toml", "weights.safetensors", "history.jsonl", "losses.json", "summary.json", "resume.safetensors"
+        "config.toml",
+        "weights.safetensors",
+        "history.jsonl",
+        "losses.json",
+        "summary.json",
+        "resume.safetensors",
     }
     again = runner.invoke(app, ["train", "--out", str(out), *_set(tiny_overrides)])
     assert again.exit_code == 2 and "already exists" in again.output
@@ -115,8 +120,7 @@ def test_help_does_not_import_torch():
     import sys
 
     code = (
-        "import sys; from seqdiag.cli import app; app(['--help'], standalone_mode=False); "
-        "print('torch' in sys.modules)"
+        "import sys; from seqdiag.cli import app; app(['--help'], standalone_mode=False); print('torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"

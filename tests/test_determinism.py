@@ -22,7 +22,11 @@ def test_two_processes_write_bit_identical_runs(tmp_path, tiny_overrides):
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "seqdiag", "train", "--json", "--out", str(tmp_path / name), *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
         )  # fmt: skip
         for name in ("a", "b")
     ]

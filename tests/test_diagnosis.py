@@ -26,16 +26,21 @@ def _evidence(zeros_output: str, teacher_output: str = "0101S") -> Evidence:
     }
     outs = ["0000", "0101", "0000", "0101", zeros_output]
     history = [
-        Snapshot(step=i * 10, loss=1.0 / (i + 1), outputs={"teacher": "0101S", "free": "0101S", "zeros": z,
-                                                            "refeed": "0101S"}, accuracy={})
+        Snapshot(
+            step=i * 10,
+            loss=1.0 / (i + 1),
+            outputs={"teacher": "0101S", "free": "0101S", "zeros": z, "refeed": "0101S"},
+            accuracy={},
+        )
         for i, z in enumerate(outs)
     ]
     return Evidence(
         traces=traces,
         history=history,
         novelty={"zeros": InputNovelty(4, 3, 3, 1.0, [1, 2, 3])},
-        reliance=InputReliance(steps=4, changed_by_other_symbol=4, other_symbol_trials=8, changed_by_zero_input=2,
-                               changed_by_state_reset=0),
+        reliance=InputReliance(
+            steps=4, changed_by_other_symbol=4, other_symbol_trials=8, changed_by_zero_input=2, changed_by_state_reset=0
+        ),
         training_symbols=["0", "1", "S"],
         train_policy="teacher",
         steps=40,
@@ -49,11 +54,17 @@ def test_zeros_failure_is_ranked_first_with_measured_numbers():
     assert top.severity == "error"
     assert top.data["unseen"] == 3 and top.data["zero_vectors"] == 3
     assert any("3 of its 4 inputs are zero vectors" in line for line in top.evidence)
-    assert verdict.headline.startswith("Training converged (teacher-forced 5/5); free-running matches it (5/5); "
-                                       "the zeros sampler does not (2/5)")
+    assert verdict.headline.startswith(
+        "Training converged (teacher-forced 5/5); free-running matches it (5/5); the zeros sampler does not (2/5)"
+    )
     ids = {f.id for f in verdict.findings}
-    assert {"training-converged", "free-matches-teacher", "zeros-drifts", "zeros-cannot-end",
-            "output-follows-input"} <= ids
+    assert {
+        "training-converged",
+        "free-matches-teacher",
+        "zeros-drifts",
+        "zeros-cannot-end",
+        "output-follows-input",
+    } <= ids
 
 
 def test_drift_counts_changes_and_reverts():

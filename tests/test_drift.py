@@ -27,8 +27,9 @@ def test_drift_report_finds_where_a_trajectory_leaves_the_band():
     teacher = torch.zeros(1, 6, 2)
     away = torch.zeros(1, 6, 2)
     away[0, 3:, 0] = torch.tensor([0.1, 0.5, 1.0])
-    report = hidden_drift_report({"teacher": _rollout(teacher), "free": _rollout(teacher.clone()),
-                                  "zeros": _rollout(away)}, tolerance=0.25)
+    report = hidden_drift_report(
+        {"teacher": _rollout(teacher), "free": _rollout(teacher.clone()), "zeros": _rollout(away)}, tolerance=0.25
+    )
     free, zeros = report.get("free"), report.get("zeros")
     assert free.left_at is None and free.max_distance == 0.0 and free.probe_accuracy == 0.5
     assert zeros.left_at == 4 and zeros.max_at == 5 and zeros.max_distance == 1.0

@@ -11,8 +11,9 @@ def test_save_and_load_round_trip(trained_tiny, tmp_path):
     out = save_run(trained_tiny, tmp_path / "run")
     loaded = load_run(out)
     assert loaded.config == trained_tiny.config
-    for (name, a), (_, b) in zip(loaded.model.state_dict().items(), trained_tiny.model.state_dict().items(),
-                                 strict=True):
+    for (name, a), (_, b) in zip(
+        loaded.model.state_dict().items(), trained_tiny.model.state_dict().items(), strict=True
+    ):
         assert torch.equal(a, b), name
     assert loaded.history == trained_tiny.history
     assert loaded.losses[0] == trained_tiny.losses[0]

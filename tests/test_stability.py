@@ -42,8 +42,9 @@ def test_learning_curve_splits_pattern_from_end_symbol():
 
 def test_stability_of_the_trained_tiny_model(trained_tiny):
     report = build_compare(trained_tiny, "test")
-    s = stability(report.traces, trained_tiny.history, trained_tiny.losses[0], trained_tiny.optimizer_state,
-                  "adam", 0.05, 1e-8)
+    s = stability(
+        report.traces, trained_tiny.history, trained_tiny.losses[0], trained_tiny.optimizer_state, "adam", 0.05, 1e-8
+    )
     assert s.end_step["teacher"] == s.target_step == 8
     assert s.end_step["zeros"] != s.target_step  # it never reaches the end symbol's step
     assert s.denominator_median is not None and s.denominator_median > 0
@@ -53,6 +54,7 @@ def test_stability_of_the_trained_tiny_model(trained_tiny):
 
 def test_denominators_are_absent_for_sgd(trained_tiny):
     report = build_compare(trained_tiny, "test")
-    s = stability(report.traces, trained_tiny.history, [], {"state": {0: {"momentum_buffer": torch.ones(2)}}},
-                  "sgd", 0.1, 1e-8)
+    s = stability(
+        report.traces, trained_tiny.history, [], {"state": {0: {"momentum_buffer": torch.ones(2)}}}, "sgd", 0.1, 1e-8
+    )
     assert s.denominator_median is None and s.spikes == []
