@@ -36,14 +36,15 @@ def sparkline(values: Sequence[float], low: float | None = None, high: float | N
     hi = scale(high) if high is not None else max(finite)
     lo = min(finite) if lo is None else lo
     hi = max(finite) if hi is None else hi
-    span = hi - lo
+    # Halved before subtracting: hi - lo of two huge finite floats can overflow to inf (and inf / inf is NaN).
+    half_span = hi / 2 - lo / 2
     out = []
     for v in scaled:
         if v is None:
             out.append(" ")
             continue
-        level = 0 if span <= 0 else round((min(max(v, lo), hi) - lo) / span * (len(BLOCKS) - 1))
-        out.append(BLOCKS[level])
+        fraction = 0.0 if half_span <= 0 else (min(max(v, lo), hi) / 2 - lo / 2) / half_span
+        out.append(BLOCKS[round(fraction * (len(BLOCKS) - 1))])
     return "".join(out)
 
 

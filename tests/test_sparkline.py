@@ -3,7 +3,7 @@
 import io
 import math
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from rich.console import Console
 
@@ -20,11 +20,16 @@ def test_sparkline_maps_the_range_onto_the_blocks():
     assert sparkline([2.0], low=0.0, high=1.0) == "█"  # clipped to the given range
 
 
+def test_sparkline_of_the_widest_finite_range_spans_every_level():
+    assert sparkline([-1.7976931304474924e308, 0.0, 1.7976931304474924e308]) == "▁▅█"
+
+
 def test_sparkline_log_scale_spreads_orders_of_magnitude():
     assert sparkline([1.0, 0.1, 0.01, 0.001], log=True) == "█▆▃▁"
     assert sparkline([1.0, 0.0], log=True) == "▁ "  # zero has no logarithm
 
 
+@example([4.414823413318623e299, -1.7976931304474924e308])  # hi - lo overflows to inf
 @given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=50))
 def test_sparkline_has_one_character_per_value(values):
     line = sparkline(values)
