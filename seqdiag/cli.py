@@ -120,9 +120,12 @@ RolloutsOpt = Annotated[
     typer.Option("--rollouts", min=1, max=100_000, help="Sample free-running N times (one batch); show the spread."),
 ]
 InjectOpt = Annotated[
-    str,
+    str | None,
     typer.Option(
-        "--inject", help="Steps at which a wrong symbol is forced into free-running (comma-separated).", metavar="STEPS"
+        "--inject",
+        help="Steps at which a wrong symbol is forced into free-running (comma-separated; default 3,10,20, "
+        "those past the sequence left out).",
+        metavar="STEPS",
     ),
 ]
 
@@ -141,11 +144,26 @@ def _parse_policies(text: str) -> list[str]:
 
 def _parse_steps(text: str) -> list[int]:
     try:
-        steps = [int(p) for p in text.split(",") if p.strip()]
+        steps = [int(p) for p in text.split(",")]
     except ValueError:
         raise SeqdiagError(f"--inject {text!r}: expected steps like 3,10,20") from None
     if any(k < 1 for k in steps):
         raise SeqdiagError(f"--inject {text!r}: steps start at 1 (step 0 is fed the start symbol)")
+    return sorted(set(steps))
+
+
+def _injection_steps(text: str | None, length: int) -> list[int]:
+    """The steps to inject at: the user's, each checked against the sequence, or the defaults that fit it."""
+    if text is None:
+        from seqdiag.recovery import DEFAULT_INJECT_AT
+
+        return [k for k in DEFAULT_INJECT_AT if k < length] or [max(1, length - 1)]
+    steps = _parse_steps(text)
+    past = [k for k in steps if k > length - 1]
+    if past:
+        raise SeqdiagError(
+            f"--inject {text!r}: step {past[0]} is past the last pattern step {length - 1} (sequence.length = {length})"
+        )
     return steps
 
 
@@ -470,7 +488,7 @@ def compare(
     top_k: TopKOpt = None,
     train_policies: TrainPoliciesOpt = None,
     rollouts: RolloutsOpt = 1,
-    inject: InjectOpt = "3,10,20",
+    inject: InjectOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also save the trained run here.")] = None,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
@@ -486,17 +504,20 @@ def compare(
         decoding_options = {"temperature": temperature, "top_k": top_k}
         _check_export(export, json_)
         policies = _parse_policies(train_policies) if train_policies is not None else None
-        inject_at = _parse_steps(inject)
+        if inject is not None:
+            _parse_steps(inject)  # its syntax, before any training
         if policies and run is not None:
             raise SeqdiagError("--train trains every policy from a config; drop --run or drop --train")
         if policies:  # the first policy's model is the one diagnosed in full
             set_ = [*(set_ or []), f"train.policy={policies[0]}"]
         if run is None:
-            _resolve_config(config, set_, seed, decoding_options)
+            resolved = _resolve_config(config, set_, seed, decoding_options)
+            _injection_steps(inject, resolved.sequence.length)
         if out is not None and out.exists():
             raise SeqdiagError(f"{out}: already exists; choose another --out")
         dev = _prepare_torch(device, threads)
         result, source = _trained(run, config, set_, seed, dev, decoding_options, show_progress=not json_)
+        inject_at = _injection_steps(inject, result.config.sequence.length)
         if out is not None:
             from seqdiag.rundir import save_run
 

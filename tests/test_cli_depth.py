@@ -87,3 +87,27 @@ def test_every_preset_runs_through_compare_with_the_matrix(runner, name):
     data = json.loads(result.stdout)
     assert len(data["matrix"]) == 4 * 3
     assert data["drift"]["procedures"] and data["recovery"]["injections"]
+
+
+@pytest.mark.parametrize(
+    ("value", "needle"),
+    [
+        ("45", "step 45 is past the last pattern step 7 (sequence.length = 8)"),
+        ("8", "step 8 is past the last pattern step 7"),
+        ("3,,5", "expected steps like 3,10,20"),
+        ("", "expected steps like 3,10,20"),
+    ],
+)
+def test_inject_steps_outside_the_sequence_are_refused(runner, tiny_overrides, value, needle):
+    args = [arg for o in tiny_overrides for arg in ("--set", o)]
+    result = runner.invoke(app, ["compare", "--inject", value, *args])
+    assert result.exit_code == 2
+    assert needle in result.output
+
+
+def test_default_injections_fit_a_short_sequence(runner, tiny_overrides):
+    args = [arg for o in tiny_overrides for arg in ("--set", o)]
+    result = runner.invoke(app, ["compare", "--json", *args, "--set", "train.steps=2"])
+    assert result.exit_code == 0, result.output
+    steps = [i["step"] for i in json.loads(result.stdout)["recovery"]["injections"]]
+    assert steps == [3]  # 10 and 20 lie past a sequence of 8
