@@ -171,7 +171,8 @@ def _free_matches(ev: Evidence) -> Finding:
         f"equal to teacher-forced on steps 0–{upto}"
         + (" (up to and including the first teacher-forced error)" if d is not None else " (every step)")
         if equal_prefix
-        else f"differs from teacher-forced before step {upto}",
+        else "differs from teacher-forced at step "
+        + str(next(t for t in range(upto + 1) if free.steps[t].predicted != teacher.steps[t].predicted)),
     ]
     refeed = ev.traces.get("refeed")
     refeed_equal = None
@@ -356,9 +357,18 @@ def diagnose(ev: Evidence) -> Verdict:
         )
     else:
         d = teacher.first_divergence
-        state = "converged" if teacher.pattern_accuracy == 1.0 else "nearly converged"
+        if teacher.accuracy == 1.0:
+            state = "converged"
+        elif teacher.pattern_accuracy == 1.0:
+            state = "converged on the pattern, not yet on the end symbol"
+        else:
+            state = "nearly converged"
         first_error = "" if d is None else f", first error at step {d}"
-        free_part = "matches it" if d is None else "matches it up to that error"
+        split = next((a.t for a, b in zip(free.steps, teacher.steps, strict=False) if a.predicted != b.predicted), None)
+        if split is not None and (d is None or split < d):
+            free_part = f"departs from it at step {split}"
+        else:
+            free_part = "matches it" if d is None else "matches it up to that error"
         zeros_part = (
             f"the zeros sampler does not ({zeros.correct_count}/{n}): it feeds inputs the model never saw"
             if zeros.pattern_accuracy < 1.0

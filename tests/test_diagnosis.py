@@ -109,3 +109,17 @@ def test_verdict_on_trained_tiny_model(trained_tiny):
     assert unseen.data["nearest_distance"] == 1.0
     cannot_end = next(f for f in report.verdict.findings if f.id == "zeros-cannot-end")
     assert cannot_end.explains == 1
+
+
+def test_sampled_free_running_that_departs_early_is_not_said_to_match():
+    ev = _evidence("0000")
+    ev.traces["free"] = _trace("free", "0100S", ["S", "0", "1", "0", "0"])  # a sampled slip at step 3
+    verdict = diagnose(ev)
+    assert "free-running departs from it at step 3" in verdict.headline
+    differs = next(f for f in verdict.findings if f.id == "free-differs-from-teacher")
+    assert any("differs from teacher-forced at step 3" in line for line in differs.evidence)
+
+
+def test_end_symbol_missing_is_converged_on_the_pattern_only():
+    verdict = diagnose(_evidence("0000", teacher_output="01010"))
+    assert verdict.headline.startswith("Training converged on the pattern, not yet on the end symbol")
