@@ -351,14 +351,19 @@ def load_config(name_or_path: str | None = None, overrides: list[str] | None = N
     Raises:
         ConfigError: naming the file, the key and the bad value.
     """
-    origin, data = ("default", {}) if name_or_path is None else read_config_data(name_or_path)
-    data = apply_overrides(data, overrides or [])
+    origin, data = ("the defaults", {}) if name_or_path is None else read_config_data(name_or_path)
+    overrides = overrides or []
+    data = apply_overrides(data, overrides)
     if seed is not None:
         data["seed"] = seed
     try:
         return config_from_dict(data)
     except ConfigError as exc:
-        raise ConfigError(f"{origin}: {exc}") from None
+        # Name where the bad value came from: --seed, a --set, or the file (or the defaults it left alone).
+        key = str(exc).split(" = ", 1)[0]
+        overridden = {parse_override(text)[0] for text in overrides}
+        source = "--seed" if key == "seed" and seed is not None else "--set" if key in overridden else origin
+        raise ConfigError(f"{source}: {exc}") from None
     except RecursionError:  # absurdly nested TOML
         raise ConfigError(f"{origin}: too deeply nested") from None
 

@@ -96,11 +96,13 @@ def build_matrix(
                     output=trace.output,
                 )
             )
-        losses = result.losses[0]
+        history = result.history
         rows.append(
             PolicyRow(
                 train=policy,
-                final_loss=losses[-1] if losses else float("nan"),
+                # The final model's loss, as the history and the verdict report it (not the last step's,
+                # which was taken before that step's update).
+                final_loss=history[-1].loss if history else float("nan"),
                 steps=result.steps_done,
                 final_epsilon=training_policy(result.config.train, result.steps_done).epsilon
                 if policy == "scheduled"

@@ -265,11 +265,12 @@ def p_target_strip(trace: Trace) -> Text:
 def render_sample(console: Console, report: SampleReport) -> None:
     trace = report.trace
     console.print(header(f"sample --mode {report.mode}", report.config, report.run))
-    decoding = (
-        "argmax"
-        if report.decoding.temperature == 0
-        else f"temperature {report.decoding.temperature:g}, top-k {report.decoding.top_k or 'all'}"
-    )
+    if report.mode in ("teacher", "zeros"):  # their inputs do not depend on the predictions: never sampled
+        decoding = "argmax; --temperature applies to free and refeed"
+    elif report.decoding.temperature == 0:
+        decoding = "argmax"
+    else:
+        decoding = f"temperature {report.decoding.temperature:g}, top-k {report.decoding.top_k or 'all'}"
     console.print(
         Text.assemble(("generated  ", "bold"), _marked_output(trace.output, trace.targets), f"   ({decoding})")
     )
@@ -324,7 +325,9 @@ def loss_line(losses: list[float], cells: int = 60) -> Text:
     parts = groups(len(losses), cells)
     means = [sum(losses[i] for i in part) / len(part) for part in parts]
     return Text.assemble(
-        ("loss ", "bold"), sparkline(means, log=True), (f"  {losses[0]:.4f} → {losses[-1]:.4f} (log scale)", "dim")
+        ("loss ", "bold"),
+        sparkline(means, log=True),
+        (f"  per step {losses[0]:.4f} → {losses[-1]:.4f} (log scale)", "dim"),
     )
 
 
@@ -360,7 +363,7 @@ def render_presets(console: Console, presets: list[PresetSummary]) -> None:
         c = p.config
         table.add_row(
             Text(p.name, style="bold"),
-            f"{c.sequence.pattern!r} × {c.sequence.length}",
+            f"{c.sequence.pattern!r} to {c.sequence.length} symbols",
             f"{c.model.cell} ({c.model.gate})",
             f"{c.train.optimizer} lr {c.train.lr:g}, {c.train.steps} steps",
             p.description,

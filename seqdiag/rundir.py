@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import tomllib
 from dataclasses import asdict
@@ -45,7 +46,9 @@ OPTIMIZER_STATE = {"rmsprop": {"step", "square_avg"}, "adam": {"step", "exp_avg"
 
 
 def default_run_dir(config: Config, root: Path = Path("runs")) -> Path:
-    return root / f"{config.sequence.pattern}-{config.model.cell}-{config.train.policy}-seed{config.seed}"
+    """runs/<pattern>-<cell>-<policy>-seed<seed>, the pattern's symbols kept only where safe in a file name."""
+    pattern = re.sub(r"[^A-Za-z0-9]", "_", config.sequence.pattern)
+    return root / f"{pattern}-{config.model.cell}-{config.train.policy}-seed{config.seed}"
 
 
 def summary_of(result: TrainResult) -> dict[str, Any]:

@@ -123,3 +123,14 @@ def test_describe_names_every_section():
     line = describe(load_config())
     for part in ("seed=0", "[sequence]", "pattern='01'", "[model]", "gate='hard_sigmoid'", "[train]", "lr=0.001"):
         assert part in line
+
+
+def test_errors_name_where_the_bad_value_came_from(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"^--set: train.steps = -5"):
+        load_config(None, ["train.steps=-5"])
+    with pytest.raises(ConfigError, match=r"^--seed: seed = -1"):
+        load_config(None, [], seed=-1)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nsteps = -5\n")
+    with pytest.raises(ConfigError, match=r"bad.toml: train.steps = -5"):
+        load_config(str(bad), ["train.lr=0.1"])

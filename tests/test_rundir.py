@@ -59,3 +59,11 @@ def test_not_a_run(tmp_path):
     (tmp_path / "summary.json").write_text("{}")
     with pytest.raises(RunError, match="incomplete run, missing config.toml"):
         load_run(tmp_path)
+
+
+def test_default_run_dir_keeps_the_pattern_inside_runs():
+    from seqdiag.config import load_config
+    from seqdiag.rundir import default_run_dir
+
+    path = default_run_dir(load_config(None, ["sequence.pattern=../"]))
+    assert path.parent.name == "runs" and ".." not in path.name and "/" not in path.name

@@ -85,7 +85,7 @@ def test_compare_prints_the_glance(trained_tiny):
 def test_loss_line_is_a_log_sparkline_from_first_to_last():
     from seqdiag.render import loss_line
 
-    assert loss_line([1.0, 0.1, 0.01]).plain == "loss █▅▁  1.0000 → 0.0100 (log scale)"
+    assert loss_line([1.0, 0.1, 0.01]).plain == "loss █▅▁  per step 1.0000 → 0.0100 (log scale)"
     assert len(loss_line([1.0] * 5000).plain.split()[1]) == 60  # grouped into 60 columns
 
 
