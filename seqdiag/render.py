@@ -109,7 +109,7 @@ def per_step_table(traces: dict[str, Trace]) -> Table:
         padding=(0, 1),
         title="Per step",
         caption=f"cell = input fed → prediction ✓/✗ p(target) · {ZERO_INPUT} = zero vector · "
-        "reversed = first divergence",
+        "< = first divergence",
     )
     table.add_column("t", justify="right", style="dim")
     table.add_column("target", justify="center")
@@ -121,9 +121,13 @@ def per_step_table(traces: dict[str, Trace]) -> Table:
         for trace in traces.values():
             if t < len(trace.steps):
                 step = trace.steps[t]
+                marker = " <" if t == trace.first_divergence else ""  # visible in plain text and exports too
                 cells.append(
                     Text.assemble(
-                        (f"{_input_cell(step.input)}→", "dim"), _prediction_cell(trace, t), f" {step.p_target:.2f}"
+                        (f"{_input_cell(step.input)}→", "dim"),
+                        _prediction_cell(trace, t),
+                        f" {step.p_target:.2f}",
+                        (marker, "bold red"),
                     )
                 )
             else:
@@ -136,11 +140,18 @@ def per_step_table(traces: dict[str, Trace]) -> Table:
     return table
 
 
-def _marked_output(output: str, targets: str) -> Text:
+def _marked_output(output: str, targets: str, limit: int | None = None) -> Text:
+    """The output, each symbol green if right and red if wrong; longer than `limit`, cut to fit it with …"""
+    cut = limit is not None and len(output) > limit
     text = Text()
-    for got, want in zip(output, targets, strict=False):
+    for got, want in list(zip(output, targets, strict=False))[: limit - 1 if cut and limit else None]:
         text.append(got, style="green" if got == want else "bold red")
+    if cut:
+        text.append("…", style="dim")
     return text
+
+
+HISTORY_WIDTH = 31  # characters of each output the history table shows: three such columns fit in 120
 
 
 def history_table(report: CompareReport, max_rows: int = 16) -> Table:
@@ -166,7 +177,8 @@ def history_table(report: CompareReport, max_rows: int = 16) -> Table:
         title="Through training",
         caption=f"{len(history)} checkpoints, shown where an output changed"
         + (f" ({len(keep)} rows)" if len(keep) < len(history) else "")
-        + f" · red = wrong symbol{refeed_note}",
+        + f" · red = wrong symbol{refeed_note}"
+        + (f" · outputs cut to {HISTORY_WIDTH - 1} symbols (whole in --json)" if len(targets) > HISTORY_WIDTH else ""),
     )
     table.add_column("step", justify="right", no_wrap=True)
     table.add_column("loss", justify="right", no_wrap=True)
@@ -175,7 +187,7 @@ def history_table(report: CompareReport, max_rows: int = 16) -> Table:
     for i in keep:
         snap = history[i]
         row: list[str | Text] = [str(snap.step), f"{snap.loss:.4f}"]
-        row += [_marked_output(snap.outputs[m], targets) for m in shown_modes]
+        row += [_marked_output(snap.outputs[m], targets, HISTORY_WIDTH) for m in shown_modes]
         table.add_row(*row)
     table.add_section()
     for label, value in (
@@ -647,7 +659,7 @@ def sweep_rates_table(policy_sweep, n_seeds: int) -> Table:
     table.add_column("0 ─ 1", no_wrap=True)
     table.add_column("stays right", justify="right")
     table.add_column("changes", justify="right")
-    table.add_column("first divergence at the end", overflow="fold")
+    table.add_column("first divergence of the pattern", overflow="fold")
     for name, rate in policy_sweep.rates.items():
         lo, hi = rate.ci95
         table.add_row(

@@ -65,7 +65,7 @@ SWEEP_GOLDEN = """\
                                 Trained with teacher: 4 seeds, 300 steps each
 
                                                                                            first divergence
- procedure   right   share   95% interval   0 ─ 1                  stays right   changes   at the end
+ procedure   right   share   95% interval   0 ─ 1                  stays right   changes   of the pattern
  ────────────────────────────────────────────────────────────────────────────────────────────────────────────
  teacher       3/4     75%        30%–95%   ······─────────●───·     after 200       1.0   never×3 @2×1
  free          3/4     75%        30%–95%   ······─────────●───·     after 200       1.0   never×3 @2×1
