@@ -381,8 +381,14 @@ def read_sweep(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SeqdiagError(f"{path}: not a readable JSON file ({exc})") from None
     if not isinstance(data, dict) or data.get("command") not in ("sweep", "sweep-grid"):
-        found = data.get("command") if isinstance(data, dict) else type(data).__name__
-        raise SeqdiagError(f"{path}: expected the JSON of `seqdiag sweep --json`, found command {found!r}")
+        found = (
+            f"command {data['command']!r}"
+            if isinstance(data, dict) and "command" in data
+            else "no 'command' key"
+            if isinstance(data, dict)
+            else f"a JSON {type(data).__name__}"
+        )
+        raise SeqdiagError(f"{path}: expected the JSON of `seqdiag sweep --json`, found {found}")
     return data
 
 

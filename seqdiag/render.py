@@ -108,8 +108,7 @@ def per_step_table(traces: dict[str, Trace]) -> Table:
         pad_edge=False,
         padding=(0, 1),
         title="Per step",
-        caption=f"cell = input fed → prediction ✓/✗ p(target) · {ZERO_INPUT} = zero vector · "
-        "< = first divergence",
+        caption=f"cell = input fed → prediction ✓/✗ p(target) · {ZERO_INPUT} = zero vector · < = first divergence",
     )
     table.add_column("t", justify="right", style="dim")
     table.add_column("target", justify="center")
@@ -433,7 +432,7 @@ def matrix_table(report: CompareReport) -> Table | None:
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         title="Policy matrix: rows = what training fed, columns = what sampling feeds",
-        caption="cell = right/targets · end symbol ✓/✗ (— never reached) · first divergence · bold = diagonal "
+        caption="cell = right/targets · end symbol ✓/✗ (— never reached) · first divergence · * (bold) = diagonal "
         "(sampled as trained; scheduled ends feeding predictions, so its diagonal is free)",
     )
     table.add_column("train", style="bold")
@@ -451,6 +450,7 @@ def matrix_table(report: CompareReport) -> Table | None:
             text.append(f" · {'none' if c.first_divergence is None else f'@{c.first_divergence}'}", style="dim")
             if c.diagonal:
                 text.stylize("bold")
+                text.append(" *", style="bold")  # visible in plain text and exports too
             cells.append(text)
         cells.append(f"{m.row(policy).final_loss:.4f}")
         table.add_row(*cells)
