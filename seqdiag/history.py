@@ -41,10 +41,6 @@ class HistoryStats:
     stable_from: int | None  # first step from which it stays right to the end; None if never
     changes_second_half: int
 
-    @property
-    def right_share(self) -> float:
-        return self.right / max(1, self.checkpoints)
-
 
 def history_stats(history: list[Snapshot], mode: str, targets: str) -> HistoryStats:
     outputs = [s.outputs[mode] for s in history]
