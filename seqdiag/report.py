@@ -178,7 +178,8 @@ def build_compare(
     generator = torch.Generator().manual_seed(config.seed)
     rollouts = {m: run_procedure(model, sequence, m, decoding, generator=generator) for m in MODES}
     traces = {m: trace_of(r, sequence, m) for m, r in rollouts.items()}
-    # What training fed, under its own policy (open-loop policies are exact; closed-loop ones are re-run).
+    # What training fed, under its own policy: exact for teacher and zeros; for free and scheduled, what the
+    # final model feeds itself (plus the true symbols, which scheduled sampling also fed).
     train_fed = run_procedure(model, sequence, "teacher").inputs[0, 0]
     if config.train.policy != "teacher":
         with torch.no_grad():
@@ -209,10 +210,18 @@ def build_compare(
         config.train.eps,
     )
     evidence = Evidence(
-        traces, result.history, novelty, reliance, training_symbols, config.train.policy, result.steps_done
-    )
-    evidence = dataclasses.replace(
-        evidence, drift=drift, recovery=recovery, stability=steady, rollouts=stochastic, matrix=matrix
+        traces,
+        result.history,
+        novelty,
+        reliance,
+        training_symbols,
+        config.train.policy,
+        result.steps_done,
+        drift=drift,
+        recovery=recovery,
+        stability=steady,
+        rollouts=stochastic,
+        matrix=matrix,
     )
     targets = sequence.target_text()
     return CompareReport(
