@@ -231,11 +231,15 @@ def _user_errors(debug: bool) -> Iterator[None]:
         raise typer.Exit(code=130) from None
 
 
+def _sample_overrides(sample: dict[str, Any] | None) -> list[str]:
+    """--temperature/--top-k as `sample.key=value` overrides (the options not given are left out)."""
+    return [f"sample.{k}={v}" for k, v in (sample or {}).items() if v is not None]
+
+
 def _resolve_config(
     config: str | None, overrides: list[str] | None, seed: int | None, sample: dict[str, Any] | None = None
 ) -> Config:
-    extra = [f"sample.{k}={v}" for k, v in (sample or {}).items() if v is not None]
-    return load_config(config, [*(overrides or []), *extra], seed)
+    return load_config(config, [*(overrides or []), *_sample_overrides(sample)], seed)
 
 
 def _prepare_torch(device: Device, threads: int) -> str:
@@ -330,26 +334,25 @@ def _train_and_save(
     return result
 
 
+def _check_run_alone(run: Path | None, config: str | None, overrides: list[str] | None, seed: int | None) -> None:
+    if run is not None and (config is not None or overrides or seed is not None):
+        raise SeqdiagError("--run uses the run's own config; drop --config/--set/--seed or drop --run")
+
+
 def _trained(
-    run: Path | None,
-    config: str | None,
-    overrides: list[str] | None,
-    seed: int | None,
-    device: str,
-    sample: dict[str, Any] | None,
-    show_progress: bool,
+    run: Path | None, resolved: Config | None, device: str, sample: dict[str, Any] | None, show_progress: bool
 ):
-    """A trained model: loaded from --run, or trained now from the config. Returns (result, source)."""
+    """A trained model: loaded from --run, or trained now from the resolved config. Returns (result, source)."""
     if run is not None:
-        if config is not None or overrides or seed is not None:
-            raise SeqdiagError("--run uses the run's own config; drop --config/--set/--seed or drop --run")
+        from seqdiag.config import apply_overrides, config_from_dict
         from seqdiag.rundir import load_run
 
         result = load_run(run, device)
-        if sample:  # decoding options may still be chosen for a saved run
-            result.config = result.config.replace(sample=_resolve_config(None, None, None, sample).sample)
+        if _sample_overrides(sample):  # decoding options may still be chosen for a saved run, checked against it
+            data = apply_overrides(result.config.to_dict(), _sample_overrides(sample))
+            result.config = config_from_dict(data)
         return result, str(run)
-    resolved = _resolve_config(config, overrides, seed, sample)
+    assert resolved is not None, "a config is resolved whenever no --run is given"
     return _train_now(resolved, device, show_progress), "trained now"
 
 
@@ -461,10 +464,11 @@ def sample(
     with _user_errors(debug):
         decoding_options = {"temperature": temperature, "top_k": top_k}
         _check_export(export, json_)
-        if run is None:
-            _resolve_config(config, set_, seed, decoding_options)  # fail fast, before importing torch
+        _check_run_alone(run, config, set_, seed)
+        # Resolved before importing torch, so a bad config fails fast.
+        resolved = None if run is not None else _resolve_config(config, set_, seed, decoding_options)
         dev = _prepare_torch(device, threads)
-        result, source = _trained(run, config, set_, seed, dev, decoding_options, show_progress=not json_)
+        result, source = _trained(run, resolved, dev, decoding_options, show_progress=not json_)
         from seqdiag.policy import Decoding
         from seqdiag.report import build_sample
 
@@ -508,15 +512,17 @@ def compare(
             _parse_steps(inject)  # its syntax, before any training
         if policies and run is not None:
             raise SeqdiagError("--train trains every policy from a config; drop --run or drop --train")
+        _check_run_alone(run, config, set_, seed)
         if policies:  # the first policy's model is the one diagnosed in full
             set_ = [*(set_ or []), f"train.policy={policies[0]}"]
+        resolved = None
         if run is None:
             resolved = _resolve_config(config, set_, seed, decoding_options)
             _injection_steps(inject, resolved.sequence.length)
         if out is not None and out.exists():
             raise SeqdiagError(f"{out}: already exists; choose another --out")
         dev = _prepare_torch(device, threads)
-        result, source = _trained(run, config, set_, seed, dev, decoding_options, show_progress=not json_)
+        result, source = _trained(run, resolved, dev, decoding_options, show_progress=not json_)
         inject_at = _injection_steps(inject, result.config.sequence.length)
         if out is not None:
             from seqdiag.rundir import save_run

@@ -124,3 +124,15 @@ def test_help_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
+
+
+def test_decoding_options_on_a_saved_run_are_checked_against_that_run(runner, tiny_overrides, tmp_path):
+    out = tmp_path / "run"
+    overrides = [*tiny_overrides, "sequence.pattern=abcd", "train.steps=3"]
+    assert runner.invoke(app, ["train", "--out", str(out), *_set(overrides)]).exit_code == 0
+    ok = runner.invoke(app, ["sample", "--run", str(out), "--temperature", "1", "--top-k", "4", "--json"])
+    assert ok.exit_code == 0, ok.output  # a vocabulary of 5 (a, b, c, d, S) allows top-k 4
+    data = json.loads(ok.stdout)
+    assert (data["temperature"], data["top_k"]) == (1.0, 4)
+    too_many = runner.invoke(app, ["sample", "--run", str(out), "--temperature", "1", "--top-k", "6"])
+    assert too_many.exit_code == 2 and "exceeds the vocabulary size 5" in too_many.output
