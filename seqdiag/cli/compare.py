@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from functools import partial
 from pathlib import Path
 from typing import Annotated
@@ -39,6 +40,7 @@ from seqdiag.cli import (
     user_errors,
 )
 from seqdiag.errors import SeqdiagError
+from seqdiag.render.messages import print_info
 
 
 @app.command()
@@ -91,12 +93,16 @@ def compare(
             raise SeqdiagError("--force replaces the --out run directory; add --out DIR or drop --force")
         dev = prepare_torch(device, threads)
         label = f"training {policies[0]} (1/{len(policies)})" if policies and len(policies) > 1 else "training"
-        result, source = trained(run, resolved, dev, decoding_options, show_progress=not json_, label=label)
-        inject_at = injection_steps(inject, result.config.sequence.length)
-        if out is not None:
-            from seqdiag.rundir import save_run
+        with contextlib.ExitStack() as stack:
+            if out is not None:  # locked and checked writable before training, so the training is not lost
+                from seqdiag.rundir import save_locked, writing
 
-            save_run(result, out, force=force)
+                for note in stack.enter_context(writing(out, force)):
+                    print_info(note)
+            result, source = trained(run, resolved, dev, decoding_options, show_progress=not json_, label=label)
+            inject_at = injection_steps(inject, result.config.sequence.length)
+            if out is not None:
+                save_locked(result, out, force)
         from seqdiag.policy import Decoding
         from seqdiag.report import build_compare
 

@@ -24,7 +24,7 @@ from seqdiag.render.depth import depth_tables
 from seqdiag.sparkline import MAX_CELLS, history_glance, sparkline
 
 if TYPE_CHECKING:
-    from seqdiag.diagnosis import Finding
+    from seqdiag.diagnosis import Finding, Verdict
     from seqdiag.report import CompareReport
     from seqdiag.sampling import Trace
 
@@ -207,13 +207,18 @@ def finding_line(finding: Finding) -> Text:
 
 
 def verdict_panel(report: CompareReport, full: bool = True) -> Panel:
-    """The findings, ranked, then the fix. The verdict sentence is printed once, above, not repeated here.
+    """compare's findings and fix; its verdict sentence is printed once, above the tables, not repeated here."""
+    return verdict_box(report.verdict, full=full, headline=False)
 
-    In full, every finding with all its evidence; by default, errors with their first evidence lines, and every
+
+def verdict_box(verdict: Verdict, full: bool = True, headline: bool = True) -> Panel:
+    """The verdict's sentence (with `headline`), its findings as compiler diagnostics, and the fix (compare and
+    check alike).
+
+    In full, every finding with all its evidence; otherwise errors with their first evidence lines, and every
     other finding as its title (and help) alone.
     """
-    verdict = report.verdict
-    parts: list[Text] = []
+    parts: list[Text] = [Text(verdict.headline, style="bold"), Text("")] if headline else []
     for finding in verdict.findings:
         if full:
             parts.append(finding_text(finding))
@@ -224,7 +229,8 @@ def verdict_panel(report: CompareReport, full: bool = True) -> Panel:
     if not full:
         parts.append(Text(""))
     parts.append(Text.assemble(("fix: ", "bold green"), verdict.fix))
-    return Panel(Group(*parts), title="Findings", title_align="left", border_style="bold")
+    title = "Verdict" if headline else "Findings"
+    return Panel(Group(*parts), title=title, title_align="left", border_style="bold")
 
 
 def procedures_legend(modes: list[str]) -> Table:
