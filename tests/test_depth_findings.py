@@ -6,7 +6,7 @@ import re
 import pytest
 from test_diagnosis import _evidence
 
-from seqdiag.diagnosis import diagnose
+from seqdiag.findings import diagnose
 from seqdiag.matrix import MatrixCell, PolicyMatrix, PolicyRow
 from seqdiag.probes import InputReliance
 from seqdiag.recovery import Injection, Recovery

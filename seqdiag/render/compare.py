@@ -23,7 +23,7 @@ from seqdiag.render.depth import depth_tables
 from seqdiag.sparkline import history_glance, sparkline
 
 if TYPE_CHECKING:
-    from seqdiag.diagnosis import Finding
+    from seqdiag.findings import Finding
     from seqdiag.report import CompareReport
     from seqdiag.sampling import Trace
 
