@@ -96,7 +96,15 @@ def diagnose(ev: Evidence) -> Verdict:
     parents = {child: cause for cause, children in CAUSES.items() if cause in ids for child in children}
     findings = [dataclasses.replace(f, part_of=parents[f.id]) if f.id in parents else f for f in findings]
     rank = {i: k for k, i in enumerate(ORDER)}
-    findings.sort(key=lambda f: (-f.explains, SEVERITY_ORDER[f.severity], rank.get(f.id, len(rank))))
+    # A run that stopped early is said first: every other finding is about a model the config does not describe.
+    findings.sort(
+        key=lambda f: (
+            f.id != "training-incomplete",
+            -f.explains,
+            SEVERITY_ORDER[f.severity],
+            rank.get(f.id, len(rank)),
+        )
+    )
     n = len(ev.traces["teacher"].targets)
     free_ = ev.traces["free"]
     fix = (
