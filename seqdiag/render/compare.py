@@ -24,7 +24,7 @@ from seqdiag.render.depth import depth_tables
 from seqdiag.sparkline import MAX_CELLS, history_glance, sparkline
 
 if TYPE_CHECKING:
-    from seqdiag.diagnosis import Finding, Verdict
+    from seqdiag.findings import Finding, Verdict
     from seqdiag.report import CompareReport
     from seqdiag.sampling import Trace
 
