@@ -399,7 +399,9 @@ def load_config(name_or_path: str | None = None, overrides: list[str] | None = N
     if seed is not None:
         data["seed"] = seed
     try:
-        return config_from_dict(data)
+        config = config_from_dict(data)
+        refuse_ignored(config, data)
+        return config
     except ConfigError as exc:
         # Name where the bad value came from: --seed, a --set, or the file (or the defaults it left alone).
         keys = set(exc.keys) or {str(exc).split(" = ", 1)[0]}
@@ -408,6 +410,26 @@ def load_config(name_or_path: str | None = None, overrides: list[str] | None = N
         raise ConfigError(f"{source}: {exc}") from None
     except RecursionError:  # absurdly nested TOML
         raise ConfigError(f"{origin}: too deeply nested") from None
+
+
+def refuse_ignored(config: Config, data: dict[str, Any]) -> None:
+    """Refuse settings the run would silently ignore, given the user's own keys (`data`, before defaults).
+
+    Raises:
+        ConfigError: naming the key that has no effect, and why.
+    """
+    if config.sample.top_k and config.sample.temperature == 0:
+        raise ConfigError(
+            f"sample.top_k = {config.sample.top_k} has no effect at sample.temperature = 0 (argmax always takes the "
+            "most likely symbol); set a temperature too (--temperature T) or drop top_k",
+            keys=("sample.top_k",),
+        )
+    if config.model.cell == "rnn" and "gate" in (data.get("model") or {}):
+        raise ConfigError(
+            f"model.gate = {config.model.gate!r} has no effect for model.cell = 'rnn' (a plain RNN has no gates); "
+            "drop model.gate or use cell lstm or gru",
+            keys=("model.gate",),
+        )
 
 
 def describe(config: Config) -> str:

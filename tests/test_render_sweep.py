@@ -62,18 +62,17 @@ def render_grid_golden() -> str:
 
 
 SWEEP_GOLDEN = """\
-                                Trained with teacher: 4 seeds, 300 steps each
+                               Trained with teacher: 4 seeds, 300 steps each
 
-                                                                                           first divergence
- procedure   right   share   95% interval   0 ─ 1                  stays right   changes   of the pattern
- ────────────────────────────────────────────────────────────────────────────────────────────────────────────
+ procedure   right   share   95% interval   0 ─ 1                  stays right   changes   first divergence
+ ──────────────────────────────────────────────────────────────────────────────────────────────────────────
  teacher       3/4     75%        30%–95%   ······─────────●───·     after 200       1.0   never×3 @2×1
  free          3/4     75%        30%–95%   ······─────────●───·     after 200       1.0   never×3 @2×1
  zeros         3/4     75%        30%–95%   ······─────────●───·     after 200       1.0   never×3 @2×1
  refeed        3/4     75%        30%–95%   ······─────────●───·     after 200       1.0   never×3 @2×1
 
-  right = pattern right at the last snapshot · interval = Wilson 95% · stays right = median first step from
-               which it stays right · changes = mean output changes between snapshots, 2nd half
+ right = pattern right at the last snapshot · interval = Wilson 95% · stays right = median first step from
+              which it stays right · changes = mean output changes between snapshots, 2nd half
           Rates: rows = what training fed, columns = sampling procedure
 
  train             teacher              free             zeros            refeed

@@ -70,7 +70,8 @@ def test_compare_json_validates(runner, saved_run):
 
 
 def test_compare_with_every_depth_section_validates(runner, tiny_overrides):
-    args = ["compare", "--train", "teacher,zeros", "--rollouts", "8", "--inject", "3", *_set(tiny_overrides)]
+    args = ["compare", "--train", "teacher,zeros", "--rollouts", "8", "--temperature", "1", "--inject", "3"]
+    args += _set(tiny_overrides)
     data = _json_of(runner, args)
     _validate(data)
     assert {"matrix", "rollouts", "recovery", "drift", "stability"} <= set(data)

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import sys
+import traceback
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
@@ -77,8 +78,8 @@ class OneLineErrors(TyperGroup):
         # Click answers Ctrl-C with a blank line on stderr and "Aborted!"; one line and exit code 130 instead.
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:
-            raise _Interrupted from None
+        except KeyboardInterrupt as exc:
+            raise _Interrupted from exc
 
 
 class _Interrupted(Exception):
@@ -100,10 +101,30 @@ app = typer.Typer(
     help="Why does a sequence model that trains fine generate the wrong thing? Train a toy LSTM and compare "
     "teacher-forced, free-running and zero-input sampling side by side.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
+    context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from seqdiag import __version__
+
+        typer.echo(f"seqdiag {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_show_version, is_eager=True, help="Show seqdiag's version and exit."),
+    ] = False,
+) -> None:
+    """Why does a sequence model that trains fine generate the wrong thing? Train a toy LSTM and compare
+    teacher-forced, free-running and zero-input sampling side by side."""
 
 
 class Mode(StrEnum):
@@ -283,16 +304,18 @@ def user_errors(debug: bool) -> Iterator[None]:
     try:
         yield
     except (SeqdiagError, RunFailure) as exc:
-        if debug:
-            raise
-        print_error(str(exc))
+        if debug:  # the traceback, and still the exit code a script tells failures apart by
+            traceback.print_exc()
+        else:
+            print_error(str(exc))
         raise typer.Exit(code=exc.exit_code) from None
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (seqdiag.interrupt): 128 + the signal's number
-        if debug:
-            raise
         from seqdiag.interrupt import exit_code
 
-        print_warning("interrupted")
+        if debug:
+            traceback.print_exc()
+        else:
+            print_warning("interrupted")
         raise typer.Exit(code=exit_code(exc)) from None
 
 
@@ -397,7 +420,7 @@ def trained(
 ):
     """A trained model: loaded from --run, or trained now from the resolved config. Returns (result, source)."""
     if run is not None:
-        from seqdiag.config import apply_overrides, config_from_dict
+        from seqdiag.config import apply_overrides, config_from_dict, refuse_ignored
         from seqdiag.rundir import load_run
 
         result = load_run(run, device)
@@ -406,6 +429,7 @@ def trained(
         if sample_overrides(sample):  # decoding options may still be chosen for a saved run, checked against it
             data = apply_overrides(result.config.to_dict(), sample_overrides(sample))
             result.config = config_from_dict(data)
+            refuse_ignored(result.config, {})
         return result, str(run)
     assert resolved is not None, "a config is resolved whenever no --run is given"
     return train_now(resolved, device, show_progress, label=label), "trained now"

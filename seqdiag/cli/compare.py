@@ -85,6 +85,7 @@ def compare(
         if run is None:
             resolved = resolve_config(config, set_, seed, decoding_options)
             injection_steps(inject, resolved.sequence.length)
+            _refuse_argmax_rollouts(rollouts, resolved.sample.temperature)
         if out is not None:
             from seqdiag.rundir import check_target
 
@@ -101,6 +102,7 @@ def compare(
                     print_info(note)
             result, source = trained(run, resolved, dev, decoding_options, show_progress=not json_, label=label)
             inject_at = injection_steps(inject, result.config.sequence.length)
+            _refuse_argmax_rollouts(rollouts, result.config.sample.temperature)
             if out is not None:
                 save_locked(result, out, force)
         from seqdiag.policy import Decoding
@@ -123,3 +125,12 @@ def compare(
         from seqdiag.render.compare import render_compare
 
         print_report(partial(render_compare, full=full), report, export, "seqdiag compare")
+
+
+def _refuse_argmax_rollouts(rollouts: int, temperature: float) -> None:
+    """Several rollouts under argmax would be one output repeated: refuse rather than report a spread of one."""
+    if rollouts > 1 and temperature == 0:
+        raise SeqdiagError(
+            f"--rollouts {rollouts} at temperature 0: argmax gives the same output every time; "
+            "add --temperature T (e.g. 1) or drop --rollouts"
+        )

@@ -28,22 +28,26 @@ def training_progress(console: Console, total: int, enabled: bool = True, label:
         MofNCompleteColumn(table_column=Column(no_wrap=True)),
         TextColumn("loss {task.fields[loss]}", table_column=Column(no_wrap=True)),
         TimeElapsedColumn(),
-        TextColumn(
-            "free [green]{task.fields[free]}[/]  zeros [yellow]{task.fields[zeros]}[/]",
-            table_column=Column(no_wrap=True, overflow="ellipsis"),
-        ),
+        TextColumn("{task.fields[outputs]}", table_column=Column(no_wrap=True, overflow="ellipsis")),
         console=console,
         transient=True,
         disable=not enabled or not console.is_terminal,  # in a file or a pipe a bar is noise (and a blank line)
     )
-    task = progress.add_task("train", total=total, loss="—", free="", zeros="")
+    task = progress.add_task("train", total=total, loss="—", outputs="")
+    # What is left of the line after label, bar, step/total, loss and time, for the two outputs (none when narrow).
+    room = (console.width - len(label) - 20 - 2 * len(str(total)) - 30) // 2 - len("zeros ")
+
+    def outputs(free: str, zeros: str) -> str:
+        if room < 8:
+            return ""
+        return f"free [green]{escape(free[:room])}[/]  zeros [yellow]{escape(zeros[:room])}[/]"
 
     def on_step(p: TrainProgress) -> None:
         if p.step % 10 and p.step != p.total:
             return
         fields: dict[str, Any] = {"loss": f"{p.loss:.4f}"}
         if p.snapshot is not None:
-            fields |= {"free": p.snapshot.outputs.get("free", ""), "zeros": p.snapshot.outputs.get("zeros", "")}
+            fields["outputs"] = outputs(p.snapshot.outputs.get("free", ""), p.snapshot.outputs.get("zeros", ""))
         progress.update(task, completed=p.step, **fields)
 
     with progress:

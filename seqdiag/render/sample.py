@@ -45,6 +45,9 @@ def render_sample(console: Console, report: SampleReport) -> None:
     )
     console.print(Text.assemble(("target     ", "bold"), trace.targets))
     console.print(Text.assemble(("p(target)  ", "bold"), p_target_strip(trace)))
+    wrong = "".join(" " if s.correct else "✗" for s in trace.steps).rstrip()
+    if wrong:  # the wrong steps marked without relying on colour
+        console.print(Text.assemble(("wrong      ", "bold"), (wrong, "red")))
     table = fitted_table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"{report.mode}: per step")
     for name, justify in (
         ("t", "right"),

@@ -42,23 +42,33 @@ def _divergence_cell(distribution: dict, top: int = 4) -> str:
     return " ".join(parts) + (" …" if len(ranked) > top else "")
 
 
-def sweep_rates_table(policy_sweep, n_seeds: int) -> Table:
-    """One training policy's rates: a row per sampling procedure."""
+def _column(table: Table, header: str, narrow: bool, **kwargs) -> None:
+    """A column whose cells never wrap; on a `narrow` console its header takes one line per word instead of
+    breaking inside one."""
+    table.add_column(header.replace(" ", "\n") if narrow else header, no_wrap=True, **kwargs)
+
+
+def sweep_rates_table(policy_sweep, n_seeds: int, width: int = 120) -> Table:
+    """One training policy's rates: a row per sampling procedure; below 100 columns the headers take a line per
+    word, the interval bar narrows and the padding tightens, so every column keeps its cells whole."""
+    narrow = width < 100
     table = fitted_table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
+        padding=(0, 1, 0, 0) if narrow else (0, 1),
         title=f"Trained with {policy_sweep.policy}: {n_seeds} seeds, {policy_sweep.steps} steps each",
         caption="right = pattern right at the last snapshot · interval = Wilson 95% · stays right = median first "
         "step from which it stays right · changes = mean output changes between snapshots, 2nd half",
     )
-    table.add_column("procedure", style="bold")
-    table.add_column("right", justify="right")
-    table.add_column("share", justify="right")
-    table.add_column("95% interval", justify="right")
-    table.add_column("0 ─ 1", no_wrap=True)
-    table.add_column("stays right", justify="right")
-    table.add_column("changes", justify="right")
-    table.add_column("first divergence of the pattern", overflow="fold")
+    _column(table, "procedure", narrow, style="bold")
+    _column(table, "right", narrow, justify="right")
+    _column(table, "share", narrow, justify="right")
+    _column(table, "95% interval", narrow, justify="right")
+    _column(table, "0 ─ 1", False)
+    _column(table, "stays right", narrow, justify="right")
+    _column(table, "changes", narrow, justify="right")
+    _column(table, "first divergence", narrow)
+    bar = 10 if narrow else 20
     for name, rate in policy_sweep.rates.items():
         lo, hi = rate.ci95
         table.add_row(
@@ -66,7 +76,7 @@ def sweep_rates_table(policy_sweep, n_seeds: int) -> Table:
             f"{rate.right_at_end}/{rate.seeds}",
             f"{rate.share:.0%}",
             f"{lo:.0%}–{hi:.0%}",
-            _interval_bar(rate.share, lo, hi),
+            _interval_bar(rate.share, lo, hi, bar),
             steps_after(rate.stable_from_median),
             f"{rate.changes_second_half:.1f}",
             _divergence_cell(rate.first_divergence),
@@ -110,7 +120,7 @@ def render_sweep(console: Console, result) -> None:
     console.print(_sweep_title("sweep", result))
     console.print(Text(f"targets {result.targets}", style="dim"))
     for policy_sweep in result.policies.values():
-        console.print(sweep_rates_table(policy_sweep, len(result.seeds)))
+        console.print(sweep_rates_table(policy_sweep, len(result.seeds), console.width))
     if len(result.policies) > 1:
         console.print(sweep_matrix_table(result))
 

@@ -1,0 +1,54 @@
+"""The golden cases: what `seqdiag compare`, `sample` and `sweep` print at 80 and 120 columns on small, fast configs.
+
+Both the test (tests/test_golden.py) and the script that writes the files (tests/golden/regenerate.py) render through
+`render_case`, so a golden file is always exactly what the command printed, normalised only where a run legitimately
+varies: the torch and seqdiag version strings and wall-clock times.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+# Small enough to train in a second or two each; long enough that the zeros sampler goes wrong and free-running
+# does not, as in the default run.
+STEPS = ["--set", "train.steps=300", "--set", "train.snapshot_every=50"]
+COMMANDS = {
+    "compare": ["compare", *STEPS],
+    "sample": ["sample", "--mode", "zeros", *STEPS],
+    "sweep": ["sweep", "--seeds", "4", "--train", "teacher,free", *STEPS],
+}
+WIDTHS = (80, 120)
+CASES = [f"{command}-{width}" for command in COMMANDS for width in WIDTHS]
+
+_NORMALISE = [
+    (re.compile(r"torch \d[\w.+\-]*"), "torch X"),
+    (re.compile(r"seqdiag \d[\w.+\-]*"), "seqdiag X"),
+    (re.compile(r"\d+\.\d+ s\b"), "N s"),
+]
+
+
+def normalise(text: str) -> str:
+    """The output with what varies from machine to machine replaced, and trailing spaces dropped."""
+    for pattern, replacement in _NORMALISE:
+        text = pattern.sub(replacement, text)
+    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+
+
+def golden_path(case: str) -> Path:
+    return HERE / f"{case}.txt"
+
+
+def render_case(case: str) -> str:
+    """Run the case's command through the CLI, as piped output at the case's width, and normalise it."""
+    from typer.testing import CliRunner
+
+    from seqdiag.cli import app
+
+    command, width = case.rsplit("-", 1)
+    result = CliRunner().invoke(app, [*COMMANDS[command], "--threads", "1"], env={"COLUMNS": width, "NO_COLOR": "1"})
+    if result.exit_code != 0:
+        raise RuntimeError(f"{case}: exit {result.exit_code}\n{result.output}")
+    return normalise(result.stdout)
