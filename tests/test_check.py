@@ -232,3 +232,11 @@ def test_a_state_that_is_not_the_previous_calls_is_named(tmp_path, state, kind, 
     steps = report.sequences[0].steps
     assert steps[1].state == ("carried" if kind == "stale" else kind)  # h0 is the previous state at step 1
     assert all(s.state == kind for s in steps[2:])
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_longer_prompt_gives_the_same_diagnosis(name):
+    """--prompt 4: the sampler gets four symbols (per-token warm-up calls, or one call over the prompt)."""
+    report = check_file(EXAMPLES / name, prompt=4)
+    assert report.verdict.findings[0].id == EXPECTED[name], report.verdict.headline
+    assert report.sequences[0].prompt == report.sequences[0].prompt[:4] and len(report.sequences[0].prompt) == 4

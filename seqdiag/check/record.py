@@ -242,7 +242,7 @@ class Recorder:
             items = read_items(call.args, self.vocab_size)
             if items is not None:
                 break
-        rows = logits.detach().float().reshape(-1, self.vocab_size)
+        rows = logits.detach().float().cpu().reshape(-1, self.vocab_size)
         if items is None:
             items = [UNKNOWN] * rows.shape[0]
         evaluation = Evaluation(
