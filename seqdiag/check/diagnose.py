@@ -19,7 +19,8 @@ from seqdiag.check.record import FRESH, OTHER, OTHER_STATE, STALE, UNKNOWN, ZERO
 from seqdiag.check.reference import Reference
 from seqdiag.check.report import CheckStep, Intervention, ProcedureStep, SequenceCheck
 from seqdiag.check.sampler import SamplerRun
-from seqdiag.diagnosis import Finding, Verdict, _fmt_steps
+from seqdiag.findings import Finding, Verdict
+from seqdiag.findings.base import fmt_steps as _fmt_steps
 
 IDS = (
     "sampler-matches",
