@@ -4,7 +4,8 @@ The rule: bad input exits 2 with one line; a valid run that fails exits 1 with o
 the user had is lost or half-written. Numbered as in the reliability list of the README's promises:
 saving faults (1-3), signals and concurrency (4-8), hostile or huge content (9-16), numbers and resources (17-20).
 Disk-full and read-only tests use a real tmpfs where this process may mount one (root), and otherwise a
-simulated ENOSPC/EROFS at the system call, so they run everywhere.
+simulated ENOSPC/EROFS at the system call, so they run everywhere. Tests that start real processes and signal
+them (or race them) are marked slow: CI runs them in its second pass (`.ci/run`).
 """
 
 from __future__ import annotations
@@ -168,6 +169,7 @@ def test_1_disk_full_keeps_the_old_run_and_saves_the_training_elsewhere(runner, 
         shutil.rmtree(fallback, ignore_errors=True)
 
 
+@pytest.mark.slow
 def test_1_disk_full_on_a_real_tmpfs(tmp_path):
     with _tmpfs(tmp_path / "small", "256k") as small:
         _fill(small)
@@ -213,6 +215,7 @@ def test_2_read_only_target_is_refused_before_training(runner, tmp_path, monkeyp
     assert _files(run) == before
 
 
+@pytest.mark.slow
 def test_2_read_only_mount(tmp_path, saved):
     with _tmpfs(tmp_path / "ro") as ro:
         shutil.copytree(saved, ro / "run")
@@ -247,6 +250,7 @@ def test_3_permission_denied_is_one_line(runner, saved, monkeypatch):
 # 4. SIGTERM: stop after the step, save marked interrupted; stale folders cleaned up only when their process is gone
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_4_sigterm_saves_an_interrupted_run(tmp_path, signum):
     run = tmp_path / "run"
@@ -330,6 +334,7 @@ main()
 """
 
 
+@pytest.mark.slow
 def test_5_replace_killed_between_renames_is_finished_by_the_next_run(runner, tmp_path, saved):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     args = ["train", *_set(TINY), "--seed", "1", "--force", "--out", str(saved)]
@@ -358,6 +363,7 @@ def test_5_replace_without_a_whole_new_run_restores_the_old(runner, tmp_path, sa
 # 6. Two writers of one run: the second stops at once, naming the first -----------------------------------------
 
 
+@pytest.mark.slow
 def test_6_second_writer_exits_2_at_once_naming_the_holder(tmp_path):
     run = tmp_path / "run"
     first = _popen(["train", *_set(LONG), "--out", str(run)], tmp_path)
@@ -379,6 +385,7 @@ def test_6_second_writer_exits_2_at_once_naming_the_holder(tmp_path):
 # 7. Readers during a replace see one run, whole ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_7_readers_during_replace_see_one_whole_run(tmp_path, two_runs):
     run = save_run(two_runs[0], tmp_path / "run")
     weights = {r.config.seed: r.model.state_dict()["out_weight"] for r in two_runs}
@@ -420,6 +427,7 @@ def test_7_files_of_two_runs_mixed_are_refused(runner, tmp_path, two_runs):
 # 8. Ctrl-C while Python imports seqdiag ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.15, 0.3, 0.5])
 def test_8_sigint_during_import_exits_130_quietly(tmp_path, delay):
     proc = _popen(["presets"], tmp_path)
@@ -546,6 +554,7 @@ def test_9_to_15_hostile_run_files_are_one_line_exit_2(runner, tmp_path, saved, 
     assert sorted(str(p) for p in tmp_path.rglob("*")) == before and not marker.exists()
 
 
+@pytest.mark.slow
 def test_12_and_14_history_of_4_gigabytes_is_refused_at_once(runner, saved):
     _sparse("history.jsonl", 4 << 30)(saved)
     started = time.perf_counter()
