@@ -308,7 +308,7 @@ def cases() -> list[Case]:
     c: list[Case] = []
     for command in ("sample --run", "compare --run"):
         short = command.split()[0]
-        for name in FILES:
+        for name in FILES if short == "sample" else ("weights.safetensors", "history.jsonl"):
             c.append(Case(f"{short}: {name} missing", run_case(command, remove(name))))
             c.append(Case(f"{short}: {name} empty", run_case(command, write(name, b""))))
             c.append(Case(f"{short}: {name} random bytes", run_case(command, write(name, os.urandom(3000)))))
@@ -525,7 +525,7 @@ def cases() -> list[Case]:
             signal_on_training=signal.SIGINT,
             check=no_traceback_and_loadable("new", interrupted=True),
         ),
-        Case("SIGTERM mid-compare", lambda tmp: ["compare", *LONG], codes=(143,), signal_on_training=signal.SIGTERM),
+        Case("SIGTERM mid-compare", lambda tmp: ["compare", *LONG], codes=(143,), signal_after=(signal.SIGTERM, 10)),
         Case(
             "killed between renames, then read",
             _killed_between_renames,
