@@ -57,7 +57,7 @@ def test_a_broken_file_is_one_line_exit_2_and_debug_shows_the_traceback(runner, 
     assert len(lines) == 1 and "Traceback" not in result.stderr
     assert str(path) in lines[0] and "generate(model, prompt, n=3) raised RuntimeError: boom (line 7)" in lines[0]
     debug = runner.invoke(app, ["check", str(path), "--debug"])
-    assert debug.exit_code != 0 and isinstance(debug.exception, Exception)
+    assert debug.exit_code == 2 and "Traceback" in debug.stderr and "boom" in debug.stderr  # same code, + traceback
 
 
 def test_missing_file_and_bad_prompt(runner, tmp_path):
