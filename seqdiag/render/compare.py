@@ -113,7 +113,10 @@ def history_table(report: CompareReport, max_rows: int = 16) -> Table:
     return table
 
 
-def finding_text(finding: Finding) -> Text:
+def finding_text(finding: Finding, parts: list[Finding] | None = None) -> Text:
+    """One finding as a compiler diagnostic; `parts` (findings restating its cause) become evidence lines."""
+    from seqdiag.fixes import describe_tested
+
     text = Text()
     text.append(f"{finding.severity}[{finding.id}]", style=SEVERITY_STYLE[finding.severity])
     text.append(f": {finding.title}\n", style="bold")
@@ -121,9 +124,16 @@ def finding_text(finding: Finding) -> Text:
     for line in finding.evidence:
         text.append("   = ", style="blue")
         text.append(line + "\n")
+    for part in parts or []:
+        text.append("   = ", style="blue")
+        text.append(f"[{part.id}] ", style=SEVERITY_STYLE[part.severity])
+        text.append(part.title + "\n")
     if finding.help:
         text.append("  help: ", style="bold green")
         text.append(finding.help + "\n")
+    if finding.tested is not None:
+        text.append("  tested: ", style="bold green")
+        text.append(describe_tested(finding.tested) + "\n")
     return text
 
 
@@ -132,9 +142,13 @@ def verdict_panel(report: CompareReport) -> Panel:
 
 
 def verdict_box(verdict: Verdict) -> Panel:
-    """The verdict's sentence, its findings as compiler diagnostics, and the fix (compare and check alike)."""
+    """The verdict's sentence, its findings as compiler diagnostics, and the fix (compare and check alike).
+
+    A finding that restates a cause (`part_of`) is shown as an evidence line of that cause, not on its own."""
     parts: list[Text] = [Text(verdict.headline, style="bold"), Text("")]
-    parts += [finding_text(f) for f in verdict.findings]
+    for f in verdict.findings:
+        if f.part_of is None:
+            parts.append(finding_text(f, [p for p in verdict.findings if p.part_of == f.id]))
     parts.append(Text.assemble(("fix: ", "bold green"), verdict.fix))
     return Panel(Group(*parts), title="Verdict", title_align="left", border_style="bold")
 
