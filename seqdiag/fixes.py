@@ -26,8 +26,9 @@ def fixed_config(config: Config, changes: list[str]) -> Config:
     return config_from_dict(apply_overrides(config.to_dict(), changes))
 
 
-def measure_fixes(report: CompareReport, measure: Callable[[Config], Summary]) -> CompareReport:
-    """`report` with every proposing finding's `tested` block filled in; `measure(config)` trains and summarises.
+def measure_fixes(report: CompareReport, measure: Callable[[Config, list[str]], Summary]) -> CompareReport:
+    """`report` with every proposing finding's `tested` block filled in; `measure(config, changes)` trains the
+    changed config and returns its summary.
 
     Each distinct change is trained once. A fix whose training fails (e.g. the loss became NaN) gets
     `after: null` and the failure in `failed`.
@@ -42,7 +43,7 @@ def measure_fixes(report: CompareReport, measure: Callable[[Config], Summary]) -
         key = tuple(f.proposes)
         if key not in measured:
             try:
-                measured[key] = (measure(fixed_config(report.config, f.proposes)), None)
+                measured[key] = (measure(fixed_config(report.config, f.proposes), list(f.proposes)), None)
             except RunFailure as exc:
                 measured[key] = (None, str(exc))
         after, failed = measured[key]

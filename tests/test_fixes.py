@@ -50,7 +50,7 @@ def test_each_distinct_change_is_trained_once_and_shown_before_and_after(trained
     proposing = [f for f in report.verdict.findings if f.proposes]
     calls = []
 
-    def fake_measure(config):
+    def fake_measure(config, changes):
         calls.append(config)
         return {"right": {"teacher": 1}, "targets": 9, "late_spikes": 4, "teacher_flips": 2}
 
