@@ -2,8 +2,8 @@
 
 python docs/update_readme.py                  # all: the compare and glance excerpts, docs/figures/*.png
 python docs/update_readme.py --only figures   # just the figures (seqdiag train + seqdiag plot on the default)
-python docs/update_readme.py --only compare   # just the excerpts (compare and its "At a glance" lines)
-python docs/update_readme.py --only glance    # just the "At a glance" excerpt
+python docs/update_readme.py --only compare   # just the excerpts (compare's whole default output, its glance lines)
+python docs/update_readme.py --only glance    # just the "Training at a glance" excerpt
 python docs/update_readme.py --only depth     # the policy matrix, reliance and recovery excerpt (~1.5 min)
 python docs/update_readme.py --only check     # seqdiag check on one of examples/ (the "Check your own sampler" excerpt)
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import os
 import shutil
 import subprocess
 import sys
@@ -22,13 +23,14 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 START, END = "<!-- compare-excerpt:start -->", "<!-- compare-excerpt:end -->"
 GLANCE_START, GLANCE_END = "<!-- glance-excerpt:start -->", "<!-- glance-excerpt:end -->"
 DEPTH_START, DEPTH_END = "<!-- depth-excerpt:start -->", "<!-- depth-excerpt:end -->"
-DEPTH_COMMAND = ["compare", "--train", "teacher,zeros,scheduled"]
+DEPTH_COMMAND = ["compare", "--full", "--train", "teacher,zeros,scheduled"]
 CHECK_START, CHECK_END = "<!-- check-excerpt:start -->", "<!-- check-excerpt:end -->"
 CHECK_EXAMPLE = "examples/char_lstm_state_reset.py"
 # Section titles of compare's output, in the order printed; a section runs to the next title.
 TITLES = (
     "Per step",
     "Through training",
+    "Training at a glance",
     "At a glance",
     "Policy matrix",
     "Hidden-state drift",
@@ -36,6 +38,7 @@ TITLES = (
     "Error recovery",
     "Counting",
     "Stochastic",
+    "╭─ Findings",
     "╭─ Verdict",
 )
 VERDICT_FINDINGS = 2  # findings kept in the compare excerpt's verdict panel
@@ -75,7 +78,10 @@ def trim_verdict(panel: list[str], keep: int = VERDICT_FINDINGS) -> list[str]:
 
 
 def run_seqdiag(*args: str) -> list[str]:
-    out = subprocess.run([sys.executable, "-m", "seqdiag", *args], capture_output=True, text=True, check=True).stdout
+    """The command's stdout at 120 columns, as a reader piping it would see it."""
+    env = {**os.environ, "COLUMNS": "120"}
+    command = [sys.executable, "-m", "seqdiag", *args]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, env=env).stdout
     return [line.rstrip() for line in out.splitlines()]
 
 
@@ -102,10 +108,10 @@ def update_figures() -> None:
 
 
 def glance_lines(lines: list[str]) -> list[str]:
-    """The "At a glance" block of compare's output: its title line through its caption."""
-    start = next((i for i, line in enumerate(lines) if line.startswith("At a glance")), None)
+    """The "Training at a glance" block of compare's output: its title line through its caption."""
+    start = next((i for i, line in enumerate(lines) if line.startswith("Training at a glance")), None)
     if start is None:
-        raise SystemExit("seqdiag compare printed no 'At a glance' block")
+        raise SystemExit("seqdiag compare printed no 'Training at a glance' block")
     end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("one column per checkpoint"))
     return lines[start : end + 1]
 
@@ -121,14 +127,8 @@ def replace_block(text: str, start: str, end: str, body: str) -> str:
 def update_compare(parts: tuple[str, ...] = ("compare", "glance")) -> None:
     lines = run_seqdiag("compare")
     text = README.read_text()
-    if "compare" in parts:
-        head, sections = split_sections(lines)
-        excerpt = [*head, *trim_per_step(sections["Per step"]), ""]
-        for title in ("Through training", "At a glance"):
-            excerpt += [*sections[title], ""]
-        excerpt += ["  … (drift, reliance, recovery and counting tables: see below)", ""]
-        excerpt += trim_verdict(sections["╭─ Verdict"])
-        text = replace_block(text, START, END, "\n".join(excerpt))
+    if "compare" in parts:  # the default output fits a screen: shown whole
+        text = replace_block(text, START, END, "\n".join(lines))
     if "glance" in parts:
         text = replace_block(text, GLANCE_START, GLANCE_END, "\n".join(glance_lines(lines)))
     README.write_text(text)
