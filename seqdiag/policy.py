@@ -66,9 +66,6 @@ class InputPolicy:
         raise ValueError(f"unknown input policy {self.name!r}")
 
 
-SAMPLING_POLICIES = ("teacher", "free", "zeros")
-
-
 def scheduled_epsilon(schedule: str, k: float, floor: float, step: int) -> float:
     """Chance of feeding the true symbol at training step `step` (Bengio et al. 2015), never below `floor`."""
     if schedule == "linear":
@@ -118,16 +115,19 @@ def unroll(
     policy: InputPolicy,
     decoding: Decoding = Decoding(),
     *,
-    carry_state: bool = True,
+    state_handling: str = "carried",
     generator: torch.Generator | None = None,
 ) -> Rollout:
     """Feed `policy` to `model` over the steps of `true_inputs` (N, B, T, V).
 
-    With `carry_state=False` each step re-runs the whole prefix fed so far from a fresh state (the
-    stateless sampler 2015 Keras users had to write); it must agree with the carried-state loop.
+    `state_handling` (see `seqdiag.procedures.Procedure.state`): "carried" passes the state from step to
+    step; "prefix" re-runs the whole prefix fed so far from a zero state at every step (the stateless
+    sampler 2015 Keras users had to write; it must agree with the carried loop).
     Gradients flow through the logits when called with grad enabled; fed predictions are discrete.
     """
-    if policy.open_loop and carry_state:
+    if state_handling not in ("carried", "prefix"):
+        raise ValueError(f"unknown state handling {state_handling!r}")
+    if policy.open_loop and state_handling == "carried":
         fed = policy.feed_all(true_inputs)
         logits, hidden, _ = model(fed)
         return Rollout(fed, logits, hidden, decoding.choose(logits, generator))
@@ -142,7 +142,7 @@ def unroll(
     for t in range(steps):
         x = policy.feed(t, true_inputs[:, :, t], predicted_vector, generator)  # (N, B, V)
         fed_steps.append(x)
-        if carry_state:
+        if state_handling == "carried":
             logits, state = model.step(x, state)
             hidden = state[0]
         else:

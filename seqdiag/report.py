@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from seqdiag import __version__
+from seqdiag import __version__, procedures
 from seqdiag.config import Config
 from seqdiag.diagnosis import Evidence, Verdict, diagnose
 from seqdiag.drift import DriftReport, hidden_drift_report
@@ -18,7 +18,7 @@ from seqdiag.policy import Decoding, unroll
 from seqdiag.probes import InputNovelty, InputReliance, input_novelty, input_reliance
 from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover
 from seqdiag.rollouts import RolloutStats, rollout_stats
-from seqdiag.sampling import MODES, Trace, run_procedure, trace_of
+from seqdiag.sampling import Trace, run_procedure, trace_of
 from seqdiag.schema import SCHEMA_VERSION
 from seqdiag.stability import Stability, stability
 from seqdiag.train import TrainResult, training_policy
@@ -74,7 +74,6 @@ class CompareReport:
             ],
             "history_stats": {m: dataclasses.asdict(s) for m, s in self.history_stats.items()},
             "novelty": {m: dataclasses.asdict(n) for m, n in self.novelty.items()},
-            "reliance": dataclasses.asdict(self.reliance),
             "findings": [dataclasses.asdict(f) for f in self.verdict.findings],
         }
 
@@ -176,7 +175,7 @@ def build_compare(
     """
     model, sequence, config = result.model, result.sequence, result.config
     generator = torch.Generator().manual_seed(config.seed)
-    rollouts = {m: run_procedure(model, sequence, m, decoding, generator=generator) for m in MODES}
+    rollouts = {m: run_procedure(model, sequence, m, decoding, generator=generator) for m in procedures.NAMES}
     traces = {m: trace_of(r, sequence, m) for m, r in rollouts.items()}
     # What training fed, under its own policy: exact for teacher and zeros; for free and scheduled, what the
     # final model feeds itself (plus the true symbols, which scheduled sampling also fed).
@@ -229,7 +228,7 @@ def build_compare(
         run=RunInfo(config.seed, result.steps_done, result.interrupted, source),
         traces=traces,
         history=result.history,
-        history_stats={m: history_stats(result.history, m, targets) for m in MODES},
+        history_stats={m: history_stats(result.history, m, targets) for m in procedures.NAMES},
         losses=result.losses[0],
         novelty=novelty,
         reliance=reliance,

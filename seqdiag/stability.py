@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from seqdiag import procedures
 from seqdiag.history import Snapshot, is_right
 from seqdiag.sampling import Trace
 
@@ -135,7 +136,7 @@ def stability(
     targets = teacher.targets
     end_symbol = targets[-1]
     end_step = {m: next((s.t for s in tr.steps if s.predicted == end_symbol), None) for m, tr in traces.items()}
-    modes = [m for m in ("teacher", "free", "zeros") if history and m in history[0].outputs]
+    modes = [m for m in procedures.COLUMNS if history and m in history[0].outputs]
     curves = [learning_curve(history, m, targets) for m in modes]
     near, spikes, spike_steps = loss_spikes(losses)
     flips = []

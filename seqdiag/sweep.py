@@ -23,11 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from seqdiag.config import Config, describe
+from seqdiag import procedures
+from seqdiag.config import Config
 from seqdiag.errors import ConfigError
 from seqdiag.history import Snapshot, history_stats
-
-PROCEDURES = ("teacher", "free", "zeros", "refeed")
 
 # Two-sided 95%: the standard normal quantile 0.975.
 Z95 = 1.959963984540054
@@ -163,9 +162,6 @@ class SweepResult:
             data["policies"] = {name: p.to_json() for name, p in self.policies.items()}
         return data
 
-    def describe(self) -> str:
-        return describe(self.config)
-
 
 def run_sweep(
     config: Config,
@@ -209,7 +205,7 @@ def run_sweep(
             on_policy(policy, index, len(policies))
         policy_started = time.perf_counter()
         trained = train(policy_config(config, policy), seeds=seeds, device=device, on_step=on_step)
-        rates = {mode: procedure_rates(trained.histories, mode, targets) for mode in PROCEDURES}
+        rates = {mode: procedure_rates(trained.histories, mode, targets) for mode in procedures.NAMES}
         results[policy] = PolicySweep(policy, rates, trained.steps_done, time.perf_counter() - policy_started)
     return SweepResult(config, seeds, results, device, time.perf_counter() - started, targets)
 

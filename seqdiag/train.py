@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
+from seqdiag import procedures
 from seqdiag.config import Config, TrainConfig
 from seqdiag.errors import RunFailure
 from seqdiag.history import Snapshot
 from seqdiag.model import SequenceModel, build_model
 from seqdiag.policy import Decoding, InputPolicy, scheduled_epsilon, unroll
-from seqdiag.sampling import MODES, run_procedure
+from seqdiag.sampling import run_procedure
 from seqdiag.sequence import ToySequence
 
 
@@ -81,7 +82,11 @@ def per_model_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def take_snapshots(
-    model: SequenceModel, sequence: ToySequence, step: int, losses: torch.Tensor, modes: Sequence[str] = MODES
+    model: SequenceModel,
+    sequence: ToySequence,
+    step: int,
+    losses: torch.Tensor,
+    modes: Sequence[str] = procedures.NAMES,
 ) -> list[Snapshot]:
     """Run every procedure (argmax) on every model of the stack; one Snapshot per model."""
     symbols = sequence.vocabulary.symbols

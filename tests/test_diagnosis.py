@@ -14,7 +14,7 @@ def _trace(mode: str, output: str, inputs: list[str | None]) -> Trace:
         StepRecord(t, inputs[t], p, TARGETS[t], p == TARGETS[t], 0.9, 0.9 if p == TARGETS[t] else 0.1, 0.3, [0.0, 0.0])
         for t, p in enumerate(output)
     ]
-    return Trace(mode, steps, TARGETS, 2)
+    return Trace(mode, steps, TARGETS)
 
 
 def _evidence(zeros_output: str, teacher_output: str = "0101S") -> Evidence:

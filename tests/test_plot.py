@@ -67,7 +67,8 @@ def test_plot_without_matplotlib_says_how_to_install_it(runner, monkeypatch, tmp
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     result = runner.invoke(app, ["plot", str(tmp_path)])
     assert result.exit_code == 2
-    assert "pip install 'seqdiag[plot]'" in result.output
+    assert "pip install -e '.[plot]'" in result.output
+    assert "seqdiag[" not in result.output  # the bare name on the package index is another project
     assert len(result.output.strip().splitlines()) == 1
 
 

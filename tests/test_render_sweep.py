@@ -9,7 +9,8 @@ from rich.console import Console
 from seqdiag.config import Config
 from seqdiag.grid import GridCell, GridResult
 from seqdiag.history import Snapshot
-from seqdiag.sweep import PROCEDURES, PolicySweep, SweepResult, procedure_rates
+from seqdiag.procedures import NAMES as PROCEDURES
+from seqdiag.sweep import PolicySweep, SweepResult, procedure_rates
 
 TARGETS = "0101S"
 

@@ -8,7 +8,8 @@ import pytest
 
 from seqdiag.config import Config, TrainConfig
 from seqdiag.history import Snapshot
-from seqdiag.sweep import PROCEDURES, first_divergence, procedure_rates, run_sweep, wilson_interval
+from seqdiag.procedures import NAMES as PROCEDURES
+from seqdiag.sweep import first_divergence, procedure_rates, run_sweep, wilson_interval
 
 
 @pytest.mark.parametrize(
