@@ -19,6 +19,7 @@ from seqdiag.cli import (
     ThreadsOpt,
     app,
     check_export,
+    check_resources,
     parse_policies,
     prepare_torch,
     print_json,
@@ -62,6 +63,7 @@ def _sweep_now(config: Config, n_seeds: int, policies: list[str] | None, device:
         if show_progress:
             console.print(f"training {n_seeds} seeds under {policy} ({index + 1}/{count}) as one batched stack")
 
+    check_resources(config, n_seeds)
     with training_progress(console, config.train.steps, enabled=show_progress) as on_step:
         return run_sweep(config, n_seeds, policies, device, on_policy=on_policy, on_step=on_step)
 
@@ -76,6 +78,8 @@ def _grid_now(grid: Path, seeds, config, overrides, seed, policies, executor, ad
     cells = grid_cells(spec, config, overrides or [], seed)
     n_seeds = seeds or spec.seeds or DEFAULT_SWEEP_SEEDS
     if executor is Executor.local:
+        for cell in cells:
+            check_resources(cell.config, n_seeds)
         device_name = prepare_torch(device, threads)
     else:  # resolved on each Ray worker, which may have a GPU where this machine has none
         device_name = device.value
