@@ -154,7 +154,7 @@ def unroll(
         logits, hidden, _ = model(fed)
         return Rollout(fed, logits, hidden, decoding.choose(logits, generator))
 
-    if not carry_state and policy.name == "free" and decoding.temperature == 0:
+    if state_handling == "prefix" and policy.name == "free" and decoding.temperature == 0:
         return _refeed_by_verified_guess(model, true_inputs, policy)
     n, b, steps, _ = true_inputs.shape
     state: State = model.initial_state(b)

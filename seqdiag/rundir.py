@@ -53,7 +53,7 @@ from seqdiag.errors import ConfigError, RunError, RunFailure
 from seqdiag.history import Snapshot
 from seqdiag.lock import write_lock
 from seqdiag.model import build_model
-from seqdiag.sampling import MODES
+from seqdiag.procedures import NAMES as PROCEDURE_NAMES
 from seqdiag.sequence import ToySequence
 from seqdiag.train import TrainResult, make_optimizer
 
@@ -651,7 +651,7 @@ def _read_resume(
 
 def _history_limit(config: Config, steps_done: int) -> int:
     snapshots = steps_done // config.train.snapshot_every + 2
-    return snapshots * (SNAPSHOT_BYTES + 8 * len(MODES) * (config.sequence.length + 1))
+    return snapshots * (SNAPSHOT_BYTES + 8 * len(PROCEDURE_NAMES) * (config.sequence.length + 1))
 
 
 def _read_history(
@@ -683,8 +683,11 @@ def _read_history(
             problem = f"step {data['step']} does not follow step {history[-1].step}"
         elif not _is_number(data["loss"]):
             problem = f"loss {shown(data['loss'])} is not a finite number"
-        elif not isinstance(data["outputs"], dict) or set(data["outputs"]) != set(MODES):
-            problem = f"outputs must map each procedure ({', '.join(MODES)}) to its output"
+        elif (
+            not isinstance(data["outputs"], dict) or not data["outputs"] or set(data["outputs"]) - set(PROCEDURE_NAMES)
+        ):
+            # A subset: a run saved before a procedure was added still loads.
+            problem = f"outputs must map procedures ({', '.join(PROCEDURE_NAMES)}) to their outputs"
         elif not all(isinstance(v, str) and len(v) <= most and set(v) <= symbols for v in data["outputs"].values()):
             problem = f"an output holds something other than at most {most} symbols of the vocabulary"
         elif (
