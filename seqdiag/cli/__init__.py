@@ -378,5 +378,5 @@ def main() -> None:
 
 # The commands register themselves on `app` when imported; they import the names above, hence last (and by name,
 # since a module named like a parameter would shadow it here).
-for _command in ("train", "sample", "compare", "sweep", "presets", "plot"):
+for _command in ("train", "sample", "compare", "sweep", "presets", "plot", "check"):
     importlib.import_module(f"seqdiag.cli.{_command}")
