@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from typer.core import TyperGroup
 
 from seqdiag import procedures
 from seqdiag.config import Config, load_config
-from seqdiag.errors import RunFailure, SeqdiagError
+from seqdiag.errors import OutputClosed, RunFailure, SeqdiagError
 from seqdiag.render.messages import print_error, print_info, print_warning
 
 
@@ -44,6 +45,14 @@ class OneLineErrors(TyperGroup):
             return super().main(*passed, False, windows_expand_args, **kwargs)
         try:
             code = super().main(*passed, False, windows_expand_args, **kwargs)
+        except OutputClosed:  # the reader closed stdout (| head): what it wanted is written; no error
+            _silence_stdout()
+            sys.exit(0)
+        except _Interrupted as exc:
+            from seqdiag.interrupt import exit_code
+
+            print_warning("interrupted")
+            sys.exit(exit_code(exc.__cause__ or KeyboardInterrupt()))
         except typer.Abort as exc:
             if isinstance(exc.__cause__, KeyboardInterrupt):  # a stop signal while Click parsed the arguments
                 from seqdiag.interrupt import exit_code
@@ -64,6 +73,26 @@ class OneLineErrors(TyperGroup):
                 print_error(message + hint)
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: Any) -> Any:
+        # Click answers Ctrl-C with a blank line on stderr and "Aborted!"; one line and exit code 130 instead.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted from None
+
+
+class _Interrupted(Exception):
+    """Ctrl-C outside a command's own handling (e.g. while importing torch)."""
+
+
+def _silence_stdout() -> None:
+    """After the reader closed stdout, point it at /dev/null so the interpreter's final flush cannot complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (e.g. under a test runner): nothing to flush
+        pass
 
 
 app = typer.Typer(
@@ -313,7 +342,11 @@ def print_json(data: dict[str, Any]) -> None:
         print_info(
             f"warning: {non_finite} values are NaN or infinite (the model's outputs overflowed); written as null"
         )
-    sys.stdout.write(json.dumps(clean, indent=2, allow_nan=False) + "\n")
+    try:
+        sys.stdout.write(json.dumps(clean, indent=2, allow_nan=False) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed from None
 
 
 def finite_or_null(value: Any) -> tuple[Any, int]:
@@ -329,14 +362,17 @@ def finite_or_null(value: Any) -> tuple[Any, int]:
     return value, 0
 
 
-def train_now(config: Config, device: str, show_progress: bool, also_on_step=None, **options: Any):
-    """Train with a progress bar on stderr; `also_on_step` (e.g. a TensorBoard logger) sees every step too."""
+def train_now(
+    config: Config, device: str, show_progress: bool, also_on_step=None, label: str = "training", **options: Any
+):
+    """Train with a progress bar on stderr, headed `label`; `also_on_step` (e.g. a TensorBoard logger) sees every
+    step too."""
     from seqdiag.render.common import stderr_console
     from seqdiag.render.progress import training_progress
     from seqdiag.train import train
 
     check_resources(config)
-    with training_progress(stderr_console(), config.train.steps, enabled=show_progress) as on_step:
+    with training_progress(stderr_console(), config.train.steps, enabled=show_progress, label=label) as on_step:
         if also_on_step is not None:
             on_step = both(on_step, also_on_step)
         return train(config, device=device, on_step=on_step, **options)
@@ -355,7 +391,14 @@ def check_run_alone(run: Path | None, config: str | None, overrides: list[str] |
         raise SeqdiagError("--run uses the run's own config; drop --config/--set/--seed or drop --run")
 
 
-def trained(run: Path | None, resolved: Config | None, device: str, sample: dict[str, Any] | None, show_progress: bool):
+def trained(
+    run: Path | None,
+    resolved: Config | None,
+    device: str,
+    sample: dict[str, Any] | None,
+    show_progress: bool,
+    label: str = "training",
+):
     """A trained model: loaded from --run, or trained now from the resolved config. Returns (result, source)."""
     if run is not None:
         from seqdiag.config import apply_overrides, config_from_dict
@@ -369,7 +412,7 @@ def trained(run: Path | None, resolved: Config | None, device: str, sample: dict
             result.config = config_from_dict(data)
         return result, str(run)
     assert resolved is not None, "a config is resolved whenever no --run is given"
-    return train_now(resolved, device, show_progress), "trained now"
+    return train_now(resolved, device, show_progress, label=label), "trained now"
 
 
 def main() -> None:
