@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 import torch
 
-from seqdiag import procedures
+from seqdiag import judgement, procedures
 from seqdiag.model import SequenceModel
 from seqdiag.policy import Decoding, InputPolicy, Rollout, unroll
-from seqdiag.sequence import ToySequence
+from seqdiag.sequence import SequenceSet, ToySequence
 
 
 @torch.no_grad()
@@ -28,15 +28,46 @@ def run_procedure(
         ValueError: `procedure` is not in the registry.
     """
     spec = procedures.get(procedure)
+    steps = spec.steps(sequence.steps)
+    true_inputs = sequence.input_vectors()[:steps].to(model.embed_weight.device)  # (T, V)
+    true_inputs = true_inputs.expand(model.n_models, rollouts, *true_inputs.shape)  # (N, B, T, V)
+    return _run(model, true_inputs, procedure, decoding, sequence.prompt, generator)
+
+
+@torch.no_grad()
+def run_procedure_on_set(
+    model: SequenceModel,
+    sequences: SequenceSet,
+    procedure: str,
+    decoding: Decoding = Decoding(),
+    *,
+    generator: torch.Generator | None = None,
+) -> Rollout:
+    """Run one procedure on every sequence of a set at once: B = sequences, padded to the longest.
+
+    Row i is the procedure's run on sequence i for its first `procedures.get(procedure).steps(...)` steps (a
+    recurrent step never sees later inputs, so the padding after a sequence's end changes none of them).
+    """
+    spec = procedures.get(procedure)
+    true_inputs = sequences.batch_inputs()[:, : spec.steps(sequences.steps)].to(model.embed_weight.device)
+    true_inputs = true_inputs.expand(model.n_models, *true_inputs.shape)  # (N, B, T, V)
+    return _run(model, true_inputs, procedure, decoding, sequences.prompt, generator)
+
+
+def _run(
+    model: SequenceModel,
+    true_inputs: torch.Tensor,
+    procedure: str,
+    decoding: Decoding,
+    prompt: int,
+    generator: torch.Generator | None,
+) -> Rollout:
+    spec = procedures.get(procedure)
     was_training = model.training
     model.eval()
     try:
-        steps = spec.steps(sequence.steps)
-        device = model.embed_weight.device
-        true_inputs = sequence.input_vectors()[:steps].to(device)  # (T, V)
-        true_inputs = true_inputs.expand(model.n_models, rollouts, *true_inputs.shape)  # (N, B, T, V)
         decode = decoding if spec.decoding == "configured" else Decoding()
-        policy = InputPolicy(spec.policy)
+        policy = InputPolicy(spec.policy, given=prompt)
         return unroll(model, true_inputs, policy, decode, state_handling=spec.state, generator=generator)
     finally:
         model.train(was_training)
@@ -64,40 +95,41 @@ class Trace:
     procedure: str
     steps: list[StepRecord]
     targets: str  # the whole target sequence, which may be longer than the steps produced
+    prompt: int = 0  # steps before this one were given (fed the true symbols) and are not judged
 
     @property
     def output(self) -> str:
         return "".join(s.predicted for s in self.steps)
 
     @property
+    def judged(self) -> int:
+        """Targets judged: all but the prompt's (see `seqdiag.judgement`)."""
+        return judgement.judged_targets(self.targets, self.prompt)
+
+    @property
     def correct_count(self) -> int:
-        return sum(s.correct for s in self.steps)
+        return judgement.correct(self.output, self.targets, self.prompt)
 
     @property
     def accuracy(self) -> float:
-        """Share of all targets predicted right; a target the procedure never reaches counts as wrong."""
-        return self.correct_count / len(self.targets)
+        """Share of the judged targets predicted right; a target the procedure never reaches counts as wrong."""
+        return self.correct_count / self.judged
 
     @property
     def first_divergence(self) -> int | None:
-        """First step whose prediction is wrong or missing; None when every target is matched."""
-        for s in self.steps:
-            if not s.correct:
-                return s.t
-        return None if len(self.steps) == len(self.targets) else len(self.steps)
+        """First judged step whose prediction is wrong or missing; None when every judged target is matched."""
+        return judgement.first_divergence(self.output, self.targets, self.prompt)
 
     @property
     def pattern_accuracy(self) -> float:
-        """Share of the pattern (all targets but the end symbol) predicted right."""
-        pattern = [s for s in self.steps if s.t < len(self.targets) - 1]
-        return sum(s.correct for s in pattern) / (len(self.targets) - 1)
+        """Share of the judged pattern (the judged targets but the end symbol) predicted right."""
+        pattern = self.targets[:-1]
+        return judgement.correct(self.output, pattern, self.prompt) / max(1, len(pattern) - self.prompt)
 
     @property
     def end_symbol(self) -> bool | None:
         """Whether the last target (the end symbol) was predicted; None when the procedure never reaches it."""
-        if len(self.steps) < len(self.targets):
-            return None
-        return self.steps[-1].correct
+        return judgement.end_symbol(self.output, self.targets)
 
 
 def _input_symbol(vector: torch.Tensor, symbols: tuple[str, ...]) -> str | None:
@@ -133,7 +165,7 @@ def trace_of(rollout: Rollout, sequence: ToySequence, procedure: str, model: int
                 hidden=[round(float(v), 6) for v in hidden[t]],
             )
         )
-    return Trace(procedure, steps, sequence.target_text())
+    return Trace(procedure, steps, sequence.target_text(), sequence.prompt)
 
 
 def sample(
