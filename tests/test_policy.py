@@ -115,7 +115,7 @@ def test_linear_refeed_equals_rerunning_every_prefix(cell):
     x = _true_inputs(40).expand(3, 2, -1, -1)
     with torch.no_grad():
         fed, logits, picks = _refeed_quadratic(model, x)
-        fast = unroll(model, x, InputPolicy("free"), carry_state=False)
+        fast = unroll(model, x, InputPolicy("free"), state_handling="prefix")
     assert torch.equal(fast.predicted, picks) and torch.equal(fast.inputs, fed)
     assert torch.allclose(fast.logits, logits, atol=1e-5)
 
@@ -135,7 +135,7 @@ def test_linear_refeed_corrects_a_wrong_guess(monkeypatch):
             return -out, state  # every guessed pick is the least likely symbol
 
         monkeypatch.setattr(model, "step", wrong_step)
-        fast = unroll(model, x, InputPolicy("free"), carry_state=False)
+        fast = unroll(model, x, InputPolicy("free"), state_handling="prefix")
     assert calls  # the guess was used, and corrected
     assert torch.equal(fast.predicted, picks) and torch.equal(fast.inputs, fed)
     assert torch.allclose(fast.logits, logits, atol=1e-5)
