@@ -68,6 +68,7 @@ NON_NEGATIVE_STATE = {"square_avg", "exp_avg_sq"}
 MAX_CONFIG_BYTES = 1 << 20  # config.toml: a config is a few hundred bytes
 MAX_SUMMARY_BYTES = 1 << 20  # summary.json: versions, counts and the final outputs
 LOSS_BYTES = 32  # losses.json: per step done (a float's JSON text and its separator)
+HISTORY_REQUIRED = ("teacher", "free", "zeros", "refeed")  # the procedures every saved history has had
 SNAPSHOT_BYTES = 1024  # history.jsonl: per snapshot, besides 8 bytes per output symbol
 TENSOR_HEADER_BYTES = 1 << 20  # safetensors: the JSON header, besides the tensors the config implies
 STALE = re.compile(r"\.(?P<name>.+)\.(?P<kind>partial|replaced)-(?P<pid>[0-9]+)")
@@ -686,10 +687,16 @@ def _read_history(
         elif not _is_number(data["loss"]):
             problem = f"loss {shown(data['loss'])} is not a finite number"
         elif (
-            not isinstance(data["outputs"], dict) or not data["outputs"] or set(data["outputs"]) - set(PROCEDURE_NAMES)
+            not isinstance(data["outputs"], dict)
+            or set(data["outputs"]) - set(PROCEDURE_NAMES)
+            or set(HISTORY_REQUIRED) - set(data["outputs"])
         ):
-            # A subset: a run saved before a procedure was added still loads.
-            problem = f"outputs must map procedures ({', '.join(PROCEDURE_NAMES)}) to their outputs"
+            # Registered procedures only, and at least those the findings read: a run saved before a procedure
+            # was added still loads.
+            problem = (
+                f"outputs must map each procedure ({', '.join(HISTORY_REQUIRED)}, and any of "
+                f"{', '.join(p for p in PROCEDURE_NAMES if p not in HISTORY_REQUIRED)}) to its output"
+            )
         elif not all(isinstance(v, str) and len(v) <= most and set(v) <= symbols for v in data["outputs"].values()):
             problem = f"an output holds something other than at most {most} symbols of the vocabulary"
         elif (
