@@ -11,8 +11,8 @@ python docs/update_readme.py --only check     # seqdiag check on one of examples
 from __future__ import annotations
 
 import argparse
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys

@@ -41,6 +41,7 @@ from seqdiag.cli import (
 )
 from seqdiag.errors import SeqdiagError
 from seqdiag.render.messages import print_info
+from seqdiag.task import shortest_sequence
 
 
 @app.command()
@@ -68,6 +69,16 @@ def compare(
         bool,
         typer.Option("--full", help="Show everything: the history table, the depth tables and every evidence line."),
     ] = False,
+    show: Annotated[
+        int | None,
+        typer.Option(
+            "--show",
+            min=0,
+            help="With several sequences: detail sequence N (0-based, as numbered in the per-sequence table) "
+            "instead of the one that goes wrong first.",
+            metavar="N",
+        ),
+    ] = None,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
     json_: JsonOpt = False,
@@ -92,7 +103,7 @@ def compare(
         resolved = None
         if run is None:
             resolved = resolve_config(config, set_, seed, decoding_options)
-            injection_steps(inject, resolved.sequence.length)
+            injection_steps(inject, shortest_sequence(resolved.sequence))
             _refuse_argmax_rollouts(rollouts, resolved.sample.temperature)
         if out is not None:
             from seqdiag.rundir import check_target
@@ -109,7 +120,7 @@ def compare(
                 for note in stack.enter_context(writing(out, force)):
                     print_info(note)
             result, source = trained(run, resolved, dev, decoding_options, show_progress=not json_, label=label)
-            inject_at = injection_steps(inject, result.config.sequence.length)
+            inject_at = injection_steps(inject, shortest_sequence(result.config.sequence))
             _refuse_argmax_rollouts(rollouts, result.config.sample.temperature)
             if out is not None:
                 save_locked(result, out, force)
@@ -126,7 +137,9 @@ def compare(
                 label = f"training {policy} ({i}/{len(policies)})"
                 results[policy] = train_now(policy_config(result.config, policy), dev, not json_, label=label)
             matrix = build_matrix(results, inject_at)
-        report = build_compare(result, source, decoding, rollouts_n=rollouts, inject_at=inject_at, matrix=matrix)
+        report = build_compare(
+            result, source, decoding, rollouts_n=rollouts, inject_at=inject_at, matrix=matrix, show=show
+        )
         if test_fixes:
             from seqdiag.fixes import measure_fixes
 
