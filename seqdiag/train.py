@@ -21,7 +21,7 @@ from seqdiag.errors import RunFailure
 from seqdiag.history import Snapshot
 from seqdiag.model import SequenceModel, build_model
 from seqdiag.policy import Decoding, InputPolicy, scheduled_epsilon, unroll
-from seqdiag.sampling import MODES, run_procedure
+from seqdiag.sampling import MODES, procedure_steps, run_procedure
 from seqdiag.sequence import ToySequence
 
 
@@ -49,6 +49,7 @@ class TrainResult:
     # "torch" (the global generator), each a uint8 state tensor taken where training stopped.
     generator_states: dict[str, torch.Tensor] = field(default_factory=dict)
     stopped: str | None = None  # why training stopped early on a numerical fault; the weights are the last good ones
+    engine: str = "torch"  # what computed the training steps and snapshots: "torch" or "numba" (seqdiag.engine)
 
     @property
     def history(self) -> list[Snapshot]:
@@ -84,24 +85,29 @@ def take_snapshots(
     model: SequenceModel, sequence: ToySequence, step: int, losses: torch.Tensor, modes: Sequence[str] = MODES
 ) -> list[Snapshot]:
     """Run every procedure (argmax) on every model of the stack; one Snapshot per model."""
+    predicted = {mode: run_procedure(model, sequence, mode).predicted[:, 0].tolist() for mode in modes}  # (N, T)
+    return snapshots_from(predicted, sequence, step, losses.tolist())
+
+
+def snapshots_from(
+    predicted: dict[str, list[list[int]]], sequence: ToySequence, step: int, loss_values: list[float]
+) -> list[Snapshot]:
+    """One Snapshot per model from each procedure's predicted symbols (N lists of steps) and each model's loss."""
     symbols = sequence.vocabulary.symbols
-    targets = sequence.targets.to(model.embed_weight.device)
+    targets = sequence.targets.tolist()
     outputs: dict[str, list[str]] = {}
     accuracy: dict[str, list[float]] = {}
-    for mode in modes:
-        predicted = run_procedure(model, sequence, mode).predicted[:, 0]  # (N, T)
-        hits = (predicted == targets[: predicted.shape[1]]).sum(1).float() / targets.numel()
-        outputs[mode] = ["".join(symbols[i] for i in row) for row in predicted.tolist()]
-        accuracy[mode] = hits.tolist()
-    loss_values = losses.tolist()
+    for mode, rows in predicted.items():
+        outputs[mode] = ["".join(symbols[i] for i in row) for row in rows]
+        accuracy[mode] = [sum(p == t for p, t in zip(row, targets, strict=False)) / len(targets) for row in rows]
     return [
         Snapshot(
             step=step,
             loss=loss_values[i],
-            outputs={m: outputs[m][i] for m in modes},
-            accuracy={m: accuracy[m][i] for m in modes},
+            outputs={m: outputs[m][i] for m in predicted},
+            accuracy={m: accuracy[m][i] for m in predicted},
         )
-        for i in range(model.n_models)
+        for i in range(len(loss_values))
     ]
 
 
@@ -123,8 +129,15 @@ def train(
     on_step: Callable[[TrainProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     resume_from: TrainResult | None = None,
+    engine: str = "torch",
+    threads: int = 1,
 ) -> TrainResult:
     """Train one model per seed (default: the config's seed) under the config's training policy.
+
+    `engine` is "torch" (autograd and torch's optimizers; any cell, gate or device) or "numba" (the compiled
+    kernel of `seqdiag.engine`, CPU, LSTM cells; `resolve_engine` says whether a config is covered); `threads`
+    is how many threads the numba kernel splits the stack across. The numba engine asks `should_stop` and
+    reports `on_step` once per stretch of steps between snapshots (a few milliseconds) rather than every step.
 
     `should_stop` is asked before every step; when it says yes, training stops there and the result is
     marked interrupted. `resume_from` (an interrupted result, e.g. from `load_run`) continues it: weights,
@@ -143,7 +156,8 @@ def train(
     set_seed(seeds[0])
     sequence = ToySequence.from_config(config.sequence)
     model = build_model(len(sequence.vocabulary), config.model, seeds, device)
-    optimizer = make_optimizer(model.parameters(), config.train)
+    # The numba engine never builds torch's optimizer: constructing one imports torch._dynamo (seconds).
+    optimizer = make_optimizer(model.parameters(), config.train) if engine == "torch" else None
     true_inputs = sequence.input_vectors().to(device)[None, None].expand(len(seeds), 1, -1, -1)  # (N, 1, T, V)
     targets = sequence.targets.to(device)
     coins = torch.Generator().manual_seed(seeds[0])  # scheduled sampling's coin flips
@@ -159,8 +173,8 @@ def train(
         with torch.no_grad():
             for param, saved in zip(model.parameters(), resume_from.model.parameters(), strict=True):
                 param.copy_(saved)
-        if resume_from.optimizer_state:
-            optimizer.load_state_dict(resume_from.optimizer_state)
+        if resume_from.optimizer_state and optimizer is not None:
+            optimizer.load_state_dict(_with_param_groups(resume_from.optimizer_state, optimizer))
         if "coins" in resume_from.generator_states:
             coins.set_state(resume_from.generator_states["coins"])
         if "torch" in resume_from.generator_states:
@@ -178,8 +192,26 @@ def train(
             history.append(snap)
         return histories[0][-1]
 
+    kernel = None
+    if engine == "numba":
+        from seqdiag.engine import KernelStack, pack
+
+        kernel = KernelStack(model, config.train.optimizer, config.train.lr, config.train.rho, config.train.eps, threads)
+        if resume_from is not None and resume_from.optimizer_state:
+            kernel.load_torch_optimizer_state(params, resume_from.optimizer_state)
+
+        def record(step: int, loss: torch.Tensor) -> Snapshot:
+            kernel.theta[:] = pack(params)
+            for history, snap in zip(histories, _kernel_snapshots(kernel, sequence, step, loss.tolist()), strict=True):
+                history.append(snap)
+            return histories[0][-1]
+
+        step, latest, interrupted, fault, last_good = _kernel_loop(
+            kernel, params, config, sequence, coins, step, histories, losses, latest, on_step, should_stop
+        )
+        kernel.write_back(params)
     model.train()
-    while step < total:
+    while kernel is None and step < total:
         if should_stop is not None and should_stop():
             interrupted = True
             break
@@ -197,6 +229,7 @@ def train(
                 last_good = [p.detach().clone() for p in params]
             else:
                 torch._foreach_copy_(last_good, [p.detach() for p in params])  # one call: this runs every step
+        assert optimizer is not None
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         try:
@@ -247,10 +280,91 @@ def train(
         steps_done=step,
         seconds=time.perf_counter() - started,
         interrupted=interrupted,
-        optimizer_state=optimizer.state_dict(),
+        optimizer_state=kernel.torch_optimizer_state(params) if kernel is not None else optimizer.state_dict(),
         generator_states=generator_states,
         stopped=fault,
+        engine=engine,
     )
     if fault is not None:
         raise RunFailure(message, partial=result)
     return result
+
+
+def _with_param_groups(state: dict, optimizer: torch.optim.Optimizer) -> dict:
+    """A state_dict from the numba engine carries no param_groups; the config gives the same ones."""
+    if "param_groups" in state:
+        return state
+    return {"state": state.get("state", {}), "param_groups": optimizer.state_dict()["param_groups"]}
+
+
+def _kernel_snapshots(kernel, sequence: ToySequence, step: int, loss_values: list[float]) -> list[Snapshot]:
+    """Every procedure (argmax) on every model, run by the numba kernel."""
+    from seqdiag.engine import MODE_CODES
+
+    inputs = sequence.inputs.numpy()
+    predicted = {
+        mode: kernel.predict(MODE_CODES[mode], inputs, procedure_steps(mode, sequence)).tolist() for mode in MODES
+    }
+    return snapshots_from(predicted, sequence, step, loss_values)
+
+
+def _kernel_loop(kernel, kernel_params, config: Config, sequence: ToySequence, coins, step, histories, losses, latest,
+                 on_step, should_stop):  # fmt: skip
+    """The training loop on the numba engine: one kernel call per stretch of steps up to the next snapshot.
+
+    Mirrors the torch loop: snapshots at every `snapshot_every` step (before that step's update, with its
+    loss), scheduled sampling's coins drawn from the same generator in the same order (one (N,) draw per step
+    and input after the first), and on a non-finite loss at step s the run stops there: the weights before the
+    update that broke them (step s - 1) are returned as the last good ones. Returns
+    (step, latest, interrupted, fault, last_good).
+    """
+    from seqdiag.engine import MODE_CODES, POLICY_CODES, unpack
+
+    train_config = config.train
+    every, total = train_config.snapshot_every, train_config.steps
+    n, steps = kernel.n, sequence.steps
+    inputs, targets = sequence.inputs.numpy(), sequence.targets.numpy()
+    policy = POLICY_CODES[train_config.policy]
+    first_step = step
+    interrupted = False
+    fault: str | None = None
+    last_good = None
+    while step < total:
+        if should_stop is not None and should_stop():
+            interrupted = True
+            break
+        end = min(total, (step // every + 1) * every)
+        count = end - step
+        predicted = None
+        if step % every == 0:
+            modes = {mode: kernel.predict(MODE_CODES[mode], inputs, procedure_steps(mode, sequence)) for mode in MODES}
+            predicted = {mode: rows.tolist() for mode, rows in modes.items()}
+        epsilons = [training_policy(train_config, s).epsilon for s in range(step, end)]
+        drawn = None
+        if train_config.policy == "scheduled":
+            drawn = torch.zeros(count, steps, n)
+            drawn[:, 1:] = torch.rand((count, steps - 1, n), generator=coins)  # the torch loop's draws, in order
+            drawn = drawn.numpy()
+        saved = kernel.snapshot()
+        taken, chunk = kernel.train(count, policy, epsilons, inputs, targets, drawn)
+        if taken < count:
+            bad = next(float(v) for v in chunk[taken] if not math.isfinite(float(v)))
+            fault = f"loss became {bad} at step {step + taken}"
+            # Other blocks of models ran past the fault: rerun every model from the stretch's start to it.
+            kernel.restore(saved)
+            kernel.train(taken, policy, epsilons[:taken], inputs, targets, None if drawn is None else drawn[:taken])
+            if step + taken > first_step:
+                last_good = unpack(kernel.prev, kernel_params)
+        if predicted is not None and taken > 0:
+            for history, snap in zip(histories, snapshots_from(predicted, sequence, step, chunk[0].tolist()), strict=True):
+                history.append(snap)
+            latest = histories[0][-1]
+        values = chunk[:taken].T.tolist()  # (N, taken)
+        for i in range(n):
+            losses[i].extend(values[i])
+        step += taken
+        if fault is not None:
+            break
+        if on_step is not None and taken > 0:
+            on_step(TrainProgress(step, total, losses[0][-1], latest))
+    return step, latest, interrupted, fault, last_good
