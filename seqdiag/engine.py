@@ -69,8 +69,12 @@ def kernel_gap(cell: str, gate: str, device: str) -> str | None:
     return None
 
 
-def resolve_engine(name: str, cell: str, gate: str, device: str) -> EngineChoice:
+def resolve_engine(name: str, cell: str, gate: str, device: str, background: bool = True) -> EngineChoice:
     """Map an --engine choice to the engine that will compute.
+
+    `auto` never waits for a compile: when the kernels are not in the cache yet it starts compiling them in a
+    background process (with `background`) and this run computes with torch; `numba` compiles in the
+    foreground (`prepare_kernels`).
 
     Raises:
         SeqdiagError: an unknown engine, or `numba` asked for where numba is not installed.
@@ -81,7 +85,11 @@ def resolve_engine(name: str, cell: str, gate: str, device: str) -> EngineChoice
         return EngineChoice("torch", name)
     gap = kernel_gap(cell, gate, device)
     if gap is None:
-        return EngineChoice("numba", name)
+        if name == "numba" or kernels_cached():
+            return EngineChoice("numba", name)
+        started = background and start_background_compile()
+        where = "started" if started else "under way"
+        return EngineChoice("torch", name, f"the numba kernels' one-time compile is {where} in the background")
     if name == "numba" and not numba_installed():
         raise SeqdiagError(f"--engine numba: {gap}")
     return EngineChoice("torch", name, f"fell back: {gap}")
@@ -143,13 +151,6 @@ def check_cache(folder: Path) -> str | None:
     return f"kernel cache {folder} discarded ({problem}); recompiling"
 
 
-def write_manifest(folder: Path) -> None:
-    from seqdiag.atomic import write_text_atomic
-
-    folder.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(folder / MANIFEST, json.dumps({"files": _digests(folder)}, indent=1) + "\n")
-
-
 _lock = threading.Lock()
 _loaded: dict[str, Any] = {}
 
@@ -175,10 +176,42 @@ def kernels_cached(dtype: str = "float32") -> bool:
         return False
 
 
+def _compile_lock(folder: Path, wait: bool):
+    """An exclusive lock on the cache folder while its kernels are checked or compiled (one process at a time).
+
+    Returns the open lock file (close it to release), or None when `wait` is False and another process holds it.
+    """
+    import fcntl
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(folder.parent / f".{folder.name}.lock", "w")  # noqa: SIM115 - held until released
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        handle.close()
+        return None
+    return handle
+
+
+def start_background_compile(dtype: str = "float32") -> bool:
+    """Compile the kernels into the cache in a detached process; False when one is already compiling them."""
+    import subprocess
+
+    probe = _compile_lock(kernel_cache_dir(), wait=False)
+    if probe is None:
+        return False
+    probe.close()
+    subprocess.Popen(
+        [sys.executable, "-m", "seqdiag.engine", dtype],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    return True
+
+
 def prepare_kernels(dtype: str = "float32") -> KernelStatus:
     """Load (or compile, once) the kernels for `dtype` ("float32" or "float64"); returns how it went.
 
-    Safe to call repeatedly; later calls in a process return at once.
+    Waits for a compile another process is running. Safe to call repeatedly; later calls return at once.
     """
     import time
 
@@ -187,26 +220,44 @@ def prepare_kernels(dtype: str = "float32") -> KernelStatus:
             return _loaded[dtype]
         started = time.perf_counter()
         folder = kernel_cache_dir()
-        note = check_cache(folder) if not _loaded else None
-        kernel = _import_kernel(folder)
-        misses_before = _misses(kernel)
-        _warm(kernel, dtype)
-        compiled = _misses(kernel) > misses_before
-        if compiled or not (folder / MANIFEST).exists():
-            dtypes = set()
-            try:
-                dtypes = set(json.loads((folder / MANIFEST).read_text()).get("dtypes", []))
-            except (OSError, ValueError):
-                pass
-            write_manifest(folder)
-            data = json.loads((folder / MANIFEST).read_text())
-            data["dtypes"] = sorted(dtypes | {dtype})
-            from seqdiag.atomic import write_text_atomic
+        lock = _compile_lock(folder, wait=True)
+        try:
+            return _prepare_locked(folder, dtype, started)
+        finally:
+            if lock is not None:
+                lock.close()
 
-            write_text_atomic(folder / MANIFEST, json.dumps(data, indent=1) + "\n")
-        status = KernelStatus(folder, compiled, time.perf_counter() - started, note)
-        _loaded[dtype] = status
-        return status
+
+def _prepare_locked(folder: Path, dtype: str, started: float) -> KernelStatus:
+    import time
+
+    from seqdiag.atomic import write_text_atomic
+
+    note = check_cache(folder) if not _loaded else None
+    kernel = _import_kernel(folder)
+    misses_before = _misses(kernel)
+    _warm(kernel, dtype)
+    compiled = _misses(kernel) > misses_before
+    if compiled or not (folder / MANIFEST).exists():
+        try:
+            dtypes = set(json.loads((folder / MANIFEST).read_text()).get("dtypes", []))
+        except (OSError, ValueError, AttributeError):
+            dtypes = set()
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest = {"files": _digests(folder), "dtypes": sorted(dtypes | {dtype})}
+        write_text_atomic(folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    status = KernelStatus(folder, compiled, time.perf_counter() - started, note)
+    _loaded[dtype] = status
+    return status
+
+
+def _background_main(dtype: str) -> None:
+    """`python -m seqdiag.engine DTYPE`: compile the kernels unless another process is already at it."""
+    lock = _compile_lock(kernel_cache_dir(), wait=False)
+    if lock is None:
+        return
+    lock.close()
+    prepare_kernels(dtype)
 
 
 def _import_kernel(folder: Path):
@@ -435,3 +486,7 @@ def unpack(array, like: Sequence[Any]) -> list:
         out.append(flat[:, start : start + size].reshape(t.shape).to(t.dtype).clone())
         start += size
     return out
+
+
+if __name__ == "__main__":
+    _background_main(sys.argv[1] if len(sys.argv) > 1 else "float32")

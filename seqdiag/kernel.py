@@ -112,7 +112,7 @@ def _sigmoid_impl(x):
     return exact
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def tanh_values(x):
     """The kernel's tanh over an array (for the accuracy test)."""
     out = np.empty_like(x)
@@ -121,7 +121,7 @@ def tanh_values(x):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def sigmoid_values(x):
     """The kernel's sigmoid over an array (for the accuracy test)."""
     out = np.empty_like(x)
@@ -130,7 +130,7 @@ def sigmoid_values(x):
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def offsets(v, e, h):
     """Start of each parameter in the flat per-model vector, and its length P."""
     g = 4 * h
@@ -144,7 +144,7 @@ def offsets(v, e, h):
     return o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, o_bo + v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _table(th, v, e, h, emb, tab):
     """Input pre-activations per symbol: emb (V + 1, E, L) embedded rows, tab (V + 1, G, L)."""
     o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, p = offsets(v, e, h)
@@ -165,7 +165,7 @@ def _table(th, v, e, h, emb, tab):
                     tab[s, j, m] += emb[s, k, m] * th[o_wih + k * g + j, m]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _cell(th, v, e, h, gate, tab, sym, shared, hprev, cprev, act, c_out, tc_out, h_out):
     """One LSTM step for a block: z = tab[symbol] + hprev @ W_hh; act (G, L) gets i, f, o, candidate.
 
@@ -178,16 +178,26 @@ def _cell(th, v, e, h, gate, tab, sym, shared, hprev, cprev, act, c_out, tc_out,
     offset = act.dtype.type(HARD_OFFSET)
     one = act.dtype.type(1.0)
     zero = act.dtype.type(0.0)
-    for j in range(g):
-        if shared >= 0:
-            for m in range(lanes):
-                act[j, m] = tab[shared, j, m]
-        else:
-            for m in range(lanes):
-                act[j, m] = tab[sym[m], j, m]
+    if lanes == 1:
+        # One model: loops over the gate columns instead of one-lane loops (same sums in the same order).
+        row = shared if shared >= 0 else sym[0]
+        for j in range(g):
+            act[j, 0] = tab[row, j, 0]
         for k in range(h):
-            for m in range(lanes):
-                act[j, m] += hprev[k, m] * th[o_whh + k * g + j, m]
+            hk = hprev[k, 0]
+            for j in range(g):
+                act[j, 0] += hk * th[o_whh + k * g + j, 0]
+    else:
+        for j in range(g):
+            if shared >= 0:
+                for m in range(lanes):
+                    act[j, m] = tab[shared, j, m]
+            else:
+                for m in range(lanes):
+                    act[j, m] = tab[sym[m], j, m]
+            for k in range(h):
+                for m in range(lanes):
+                    act[j, m] += hprev[k, m] * th[o_whh + k * g + j, m]
     for j in range(3 * h):
         if gate == GATE_HARD:
             for m in range(lanes):
@@ -207,7 +217,7 @@ def _cell(th, v, e, h, gate, tab, sym, shared, hprev, cprev, act, c_out, tc_out,
             h_out[k, m] = act[2 * h + k, m] * tc
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _logits(th, v, e, h, hid, y):
     """y (V, L) = hid (H, L) @ W_out + b_out."""
     o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, p = offsets(v, e, h)
@@ -220,7 +230,7 @@ def _logits(th, v, e, h, hid, y):
                 y[s, m] += hid[k, m] * th[o_wo + k * v + s, m]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _argmax(y, out):
     """out[m] = the first index of the largest y[:, m] (torch's argmax on ties)."""
     v, lanes = y.shape
@@ -232,7 +242,7 @@ def _argmax(y, out):
         out[m] = best
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def train_block(
     theta,
     prev,
@@ -400,17 +410,29 @@ def train_block(
                 else:
                     for m in range(lanes):
                         d_tab[sym[t, m], j, m] += dz[j, m]
-            if t > 0:
+            if lanes == 1:  # one model: loops over the gate columns (same sums in the same order)
+                if t > 0:
+                    for q in range(h):
+                        hq = hs[t - 1, q, 0]
+                        for j in range(g):
+                            gr[o_whh + q * g + j, 0] += hq * dz[j, 0]
                 for q in range(h):
+                    acc = zero
+                    for j in range(g):
+                        acc += th[o_whh + q * g + j, 0] * dz[j, 0]
+                    dh_next[q, 0] = acc
+            else:
+                if t > 0:
+                    for q in range(h):
+                        for j in range(g):
+                            for m in range(lanes):
+                                gr[o_whh + q * g + j, m] += hs[t - 1, q, m] * dz[j, m]
+                for q in range(h):
+                    for m in range(lanes):
+                        dh_next[q, m] = zero
                     for j in range(g):
                         for m in range(lanes):
-                            gr[o_whh + q * g + j, m] += hs[t - 1, q, m] * dz[j, m]
-            for q in range(h):
-                for m in range(lanes):
-                    dh_next[q, m] = zero
-                for j in range(g):
-                    for m in range(lanes):
-                        dh_next[q, m] += th[o_whh + q * g + j, m] * dz[j, m]
+                            dh_next[q, m] += th[o_whh + q * g + j, m] * dz[j, m]
         # the table's gradient -> cell bias, input weights, embedding
         for s in range(v + 1):
             for j in range(g):
@@ -477,7 +499,7 @@ def train_block(
     return taken
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def predict_block(theta, dims, gate, mode, inputs, n_out, lo, hi, predicted, hidden, logits):
     """Run a sampling procedure (argmax decoding) on the models in columns lo:hi.
 

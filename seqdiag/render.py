@@ -79,7 +79,7 @@ def error(console: Console, message: str) -> None:
 def header(command: str, config: Config, run: RunInfo) -> Group:
     title = Text.assemble(
         (f"seqdiag {command}", "bold"),
-        f"  seed {run.seed} · torch {run.torch_version} · seqdiag {run.seqdiag_version} · ",
+        f"  seed {run.seed} · engine {run.engine} · torch {run.torch_version} · seqdiag {run.seqdiag_version} · ",
         f"{run.source}, {run.steps_done} steps",
         (" (interrupted)" if run.interrupted else "", "yellow"),
     )
@@ -700,7 +700,8 @@ def _sweep_title(command: str, result) -> Group:
     seeds = result.seeds
     title = Text.assemble(
         (f"seqdiag {command}", "bold"),
-        f"  seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}) · torch {torch.__version__} · seqdiag {seqdiag.__version__}"
+        f"  seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}) · engine {result.engine} · torch {torch.__version__}"
+        f" · seqdiag {seqdiag.__version__}"
         f" · {result.device} · {result.seconds:.1f} s",
     )
     return Group(title, Text(describe(result.config), style="dim"))

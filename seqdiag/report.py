@@ -32,6 +32,7 @@ class RunInfo:
     steps_done: int
     interrupted: bool
     source: str  # "trained now" or the run directory
+    engine: str = "torch"  # what trained the model and took its history's snapshots (seqdiag.engine)
     torch_version: str = torch.__version__
     seqdiag_version: str = __version__
 
@@ -226,7 +227,7 @@ def build_compare(
     targets = sequence.target_text()
     return CompareReport(
         config=config,
-        run=RunInfo(config.seed, result.steps_done, result.interrupted, source),
+        run=RunInfo(config.seed, result.steps_done, result.interrupted, source, result.engine),
         traces=traces,
         history=result.history,
         history_stats={m: history_stats(result.history, m, targets) for m in MODES},
@@ -268,5 +269,5 @@ def build_sample(result: TrainResult, source: str, mode: str, decoding: Decoding
     generator = torch.Generator().manual_seed(result.config.seed)
     rollout = run_procedure(result.model, result.sequence, mode, decoding, generator=generator)
     trace = trace_of(rollout, result.sequence, mode)
-    run = RunInfo(result.config.seed, result.steps_done, result.interrupted, source)
+    run = RunInfo(result.config.seed, result.steps_done, result.interrupted, source, result.engine)
     return SampleReport(result.config, run, mode, decoding, trace)

@@ -57,6 +57,7 @@ def summary_of(result: TrainResult) -> dict[str, Any]:
         "run_format": RUN_FORMAT,
         "seqdiag_version": __version__,
         "torch_version": torch.__version__,
+        "engine": result.engine,
         "seed": result.config.seed,
         "steps_done": result.steps_done,
         "steps_planned": result.config.train.steps,
@@ -343,4 +344,5 @@ def load_run(path: Path, device: str = "cpu") -> TrainResult:
         optimizer_state=optimizer_state,
         generator_states=generator_states,
         stopped=summary["stopped"],
+        engine=summary["engine"] if summary.get("engine") in ("torch", "numba") else "torch",
     )

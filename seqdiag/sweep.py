@@ -137,6 +137,7 @@ class SweepResult:
     device: str
     seconds: float
     targets: str = field(default="")
+    engine: str = "torch"  # what trained the stacks (seqdiag.engine)
 
     @property
     def headline(self) -> PolicySweep:
@@ -156,6 +157,7 @@ class SweepResult:
             "rates": {name: r.to_json() for name, r in self.rates.items()},
             "targets": self.targets,
             "device": self.device,
+            "engine": self.engine,
             "seconds": round(self.seconds, 3),
             "config": self.config.to_dict(),
         }
@@ -174,6 +176,8 @@ def run_sweep(
     device: str = "cpu",
     on_policy: Callable[[str, int, int], None] | None = None,
     on_step: Callable[[Any], None] | None = None,
+    engine: str = "torch",
+    threads: int = 1,
 ) -> SweepResult:
     """Train seeds config.seed .. config.seed + n_seeds - 1 as one stack per training policy; rate every procedure.
 
@@ -184,6 +188,8 @@ def run_sweep(
         device: a torch device string (resolve "auto" with `seqdiag.device.resolve_device` first).
         on_policy: told (policy, index, count) before each policy's training starts (for progress).
         on_step: passed to `train` (for a progress bar).
+        engine: "torch" or "numba" (resolve "auto" with `seqdiag.engine.resolve_engine` first).
+        threads: the numba kernel's threads (torch's are set by the caller).
 
     Raises:
         ValueError: n_seeds < 1.
@@ -208,10 +214,12 @@ def run_sweep(
         if on_policy is not None:
             on_policy(policy, index, len(policies))
         policy_started = time.perf_counter()
-        trained = train(policy_config(config, policy), seeds=seeds, device=device, on_step=on_step)
+        trained = train(
+            policy_config(config, policy), seeds=seeds, device=device, on_step=on_step, engine=engine, threads=threads
+        )
         rates = {mode: procedure_rates(trained.histories, mode, targets) for mode in PROCEDURES}
         results[policy] = PolicySweep(policy, rates, trained.steps_done, time.perf_counter() - policy_started)
-    return SweepResult(config, seeds, results, device, time.perf_counter() - started, targets)
+    return SweepResult(config, seeds, results, device, time.perf_counter() - started, targets, engine)
 
 
 def _keep_freed_memory() -> None:
