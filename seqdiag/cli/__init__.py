@@ -1,0 +1,350 @@
+"""The command line: parse options, call one core function, hand the result to the renderer.
+
+One module per command (`train`, `sample`, `compare`, `sweep`, `presets`, `plot`); this one holds the app, the options
+and helpers they share, and `main`. Torch is imported inside the commands, so `seqdiag --help` and config errors
+answer at once; Rich is never imported here (the rendering layer, `seqdiag.render`, draws everything).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from seqdiag.config import Config, load_config
+from seqdiag.errors import RunFailure, SeqdiagError
+from seqdiag.render.messages import print_error, print_info, print_warning
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors (an unknown option, a value not among the choices) as one `error:` line on stderr and exit
+    code 2, like every other error, instead of Click's usage block."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        passed = (args, prog_name, complete_var)
+        if not standalone_mode:
+            return super().main(*passed, False, windows_expand_args, **kwargs)
+        try:
+            code = super().main(*passed, False, windows_expand_args, **kwargs)
+        except typer.Abort:
+            print_warning("aborted")
+            sys.exit(1)
+        except Exception as exc:
+            # Click's errors, matched by name as typer does: newer typer vendors Click under typer._click.
+            kinds = {cls.__name__ for cls in type(exc).__mro__}
+            if "ClickException" not in kinds:
+                raise
+            if "NoArgsIsHelpError" not in kinds:  # that one's help is already shown
+                ctx = getattr(exc, "ctx", None)
+                hint = f" (see {ctx.command_path} --help)" if "UsageError" in kinds and ctx is not None else ""
+                message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
+                print_error(message + hint)
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+app = typer.Typer(
+    cls=OneLineErrors,
+    name="seqdiag",
+    help="Why does a sequence model that trains fine generate the wrong thing? Train a toy LSTM and compare "
+    "teacher-forced, free-running and zero-input sampling side by side.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+class Mode(StrEnum):
+    teacher = "teacher"
+    free = "free"
+    zeros = "zeros"
+    refeed = "refeed"
+
+
+class Device(StrEnum):
+    cpu = "cpu"
+    cuda = "cuda"
+    auto = "auto"
+
+
+ConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--config", "-c", help="Preset name (original, alternating, ...) or a TOML file. Default: the 2015 setup."
+    ),
+]
+
+
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override one key, e.g. --set train.lr=0.01 (repeatable).", metavar="KEY=VALUE"),
+]
+
+
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Seed for weights and sampling (default 0).")]
+
+
+DeviceOpt = Annotated[Device, typer.Option("--device", help="Where to compute.")]
+
+
+ThreadsOpt = Annotated[
+    int, typer.Option("--threads", min=1, help="Torch intra-op threads; 1 is fastest for models this small.")
+]
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (no tables).")]
+
+
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show the full traceback on errors.")]
+
+
+RunOpt = Annotated[Path | None, typer.Option("--run", help="Use a trained run directory instead of training now.")]
+
+
+TemperatureOpt = Annotated[
+    float | None, typer.Option("--temperature", help="0 = argmax; above 0 samples free-running predictions.")
+]
+
+
+TopKOpt = Annotated[int | None, typer.Option("--top-k", help="Sample only among the k most likely symbols.")]
+
+
+TrainPoliciesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--train",
+        help="Train one model per training policy (comma-separated: teacher, free, zeros, scheduled) and show the "
+        "policy matrix; the first policy's model gets the full report.",
+        metavar="POLICIES",
+    ),
+]
+
+
+RolloutsOpt = Annotated[
+    int,
+    typer.Option("--rollouts", min=1, max=100_000, help="Sample free-running N times (one batch); show the spread."),
+]
+
+
+InjectOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--inject",
+        help="Steps at which a wrong symbol is forced into free-running (comma-separated; default 3,10,20, "
+        "those past the sequence left out).",
+        metavar="STEPS",
+    ),
+]
+
+
+def parse_policies(text: str) -> list[str]:
+    """`teacher,zeros` -> distinct training policies in order; an unknown one is a user error listing the valid."""
+    from seqdiag.config import TRAIN_POLICIES
+
+    names = list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    bad = [n for n in names if n not in TRAIN_POLICIES]
+    if not names or bad:
+        what = f"unknown policy {bad[0]!r}" if bad else "name at least one policy"
+        raise SeqdiagError(f"--train {text!r}: {what}; valid: {', '.join(TRAIN_POLICIES)}")
+    return names
+
+
+def parse_steps(text: str) -> list[int]:
+    try:
+        steps = [int(p) for p in text.split(",")]
+    except ValueError:
+        raise SeqdiagError(f"--inject {text!r}: expected steps like 3,10,20") from None
+    if any(k < 1 for k in steps):
+        raise SeqdiagError(f"--inject {text!r}: steps start at 1 (step 0 is fed the start symbol)")
+    return sorted(set(steps))
+
+
+def injection_steps(text: str | None, length: int) -> list[int]:
+    """The steps to inject at: the user's, each checked against the sequence, or the defaults that fit it."""
+    if text is None:
+        from seqdiag.recovery import DEFAULT_INJECT_AT
+
+        return [k for k in DEFAULT_INJECT_AT if k < length] or [max(1, length - 1)]
+    steps = parse_steps(text)
+    past = [k for k in steps if k > length - 1]
+    if past:
+        raise SeqdiagError(
+            f"--inject {text!r}: step {past[0]} is past the last pattern step {length - 1} (sequence.length = {length})"
+        )
+    return steps
+
+
+EXPORT_SUFFIXES = (".svg", ".html", ".txt")
+
+
+ExportOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--export",
+        help="Also save exactly what the terminal shows, as SVG, HTML or text (by suffix), e.g. --export out.svg.",
+        metavar="PATH.svg|.html|.txt",
+    ),
+]
+
+
+def check_export(export: Path | None, json_: bool) -> None:
+    """Fail fast (before training) on an export path that cannot be written."""
+    if export is None:
+        return
+    if json_:
+        raise SeqdiagError("--export records the tables; it cannot be combined with --json (redirect stdout instead)")
+    if export.suffix.lower() not in EXPORT_SUFFIXES:
+        raise SeqdiagError(
+            f"--export {str(export)!r}: unknown format {export.suffix or '(no suffix)'!r}; "
+            f"use one of {', '.join(EXPORT_SUFFIXES)}"
+        )
+    if export.is_dir():
+        raise SeqdiagError(f"--export {str(export)!r}: is a directory; give a file name ending in .svg, .html or .txt")
+    blocking = next((p for p in export.parents if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise SeqdiagError(f"--export {str(export)!r}: {blocking} is a file, not a folder")
+
+
+def print_report(render, report, export: Path | None, title: str) -> None:
+    """Render a report on stdout and, with --export, save the same output to a file."""
+    from seqdiag.render.common import save_recording, stdout_console
+
+    console = stdout_console(record=export is not None)
+    render(console, report)
+    if export is not None:
+        try:
+            save_recording(console, export, title)
+        except OSError as exc:
+            raise SeqdiagError(f"--export {str(export)!r}: cannot write it ({exc.strerror or exc})") from None
+        print_info(f"exported to {export}")
+
+
+@contextmanager
+def user_errors(debug: bool) -> Iterator[None]:
+    """Turn known failures into one line on stderr and an exit code; --debug shows the traceback instead."""
+    try:
+        yield
+    except (SeqdiagError, RunFailure) as exc:
+        if debug:
+            raise
+        print_error(str(exc))
+        raise typer.Exit(code=exc.exit_code) from None
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print_warning("interrupted")
+        raise typer.Exit(code=130) from None
+
+
+def sample_overrides(sample: dict[str, Any] | None) -> list[str]:
+    """--temperature/--top-k as `sample.key=value` overrides (the options not given are left out)."""
+    return [f"sample.{k}={v}" for k, v in (sample or {}).items() if v is not None]
+
+
+def resolve_config(
+    config: str | None, overrides: list[str] | None, seed: int | None, sample: dict[str, Any] | None = None
+) -> Config:
+    return load_config(config, [*(overrides or []), *sample_overrides(sample)], seed)
+
+
+def prepare_torch(device: Device, threads: int) -> str:
+    import torch
+
+    from seqdiag.device import resolve_device
+
+    torch.set_num_threads(threads)
+    return resolve_device(device.value)
+
+
+def print_json(data: dict[str, Any]) -> None:
+    """Every --json output opens with the schema_version of seqdiag/schema/seqdiag.schema.json, which documents it."""
+    from seqdiag.schema import SCHEMA_VERSION
+
+    data = {"schema_version": SCHEMA_VERSION, **data}
+    clean, non_finite = finite_or_null(data)
+    if non_finite:
+        print_info(
+            f"warning: {non_finite} values are NaN or infinite (the model's outputs overflowed); written as null"
+        )
+    sys.stdout.write(json.dumps(clean, indent=2, allow_nan=False) + "\n")
+
+
+def finite_or_null(value: Any) -> tuple[Any, int]:
+    """JSON has no NaN or infinity: write them as null, and count them so the user is told."""
+    if isinstance(value, float):
+        return (value, 0) if math.isfinite(value) else (None, 1)
+    if isinstance(value, dict):
+        pairs = [(k, *finite_or_null(v)) for k, v in value.items()]
+        return {k: v for k, v, _ in pairs}, sum(n for _, _, n in pairs)
+    if isinstance(value, list | tuple):
+        items = [finite_or_null(v) for v in value]
+        return [v for v, _ in items], sum(n for _, n in items)
+    return value, 0
+
+
+def train_now(config: Config, device: str, show_progress: bool, also_on_step=None, **options: Any):
+    """Train with a progress bar on stderr; `also_on_step` (e.g. a TensorBoard logger) sees every step too."""
+    from seqdiag.render.common import stderr_console
+    from seqdiag.render.progress import training_progress
+    from seqdiag.train import train
+
+    with training_progress(stderr_console(), config.train.steps, enabled=show_progress) as on_step:
+        if also_on_step is not None:
+            on_step = both(on_step, also_on_step)
+        return train(config, device=device, on_step=on_step, **options)
+
+
+def both(first, second):
+    def on_step(progress) -> None:
+        first(progress)
+        second(progress)
+
+    return on_step
+
+
+def check_run_alone(run: Path | None, config: str | None, overrides: list[str] | None, seed: int | None) -> None:
+    if run is not None and (config is not None or overrides or seed is not None):
+        raise SeqdiagError("--run uses the run's own config; drop --config/--set/--seed or drop --run")
+
+
+def trained(run: Path | None, resolved: Config | None, device: str, sample: dict[str, Any] | None, show_progress: bool):
+    """A trained model: loaded from --run, or trained now from the resolved config. Returns (result, source)."""
+    if run is not None:
+        from seqdiag.config import apply_overrides, config_from_dict
+        from seqdiag.rundir import load_run
+
+        result = load_run(run, device)
+        if sample_overrides(sample):  # decoding options may still be chosen for a saved run, checked against it
+            data = apply_overrides(result.config.to_dict(), sample_overrides(sample))
+            result.config = config_from_dict(data)
+        return result, str(run)
+    assert resolved is not None, "a config is resolved whenever no --run is given"
+    return train_now(resolved, device, show_progress), "trained now"
+
+
+def main() -> None:
+    app()
+
+
+# The commands register themselves on `app` when imported; they import the names above, hence last (and by name,
+# since a module named like a parameter would shadow it here).
+for _command in ("train", "sample", "compare", "sweep", "presets", "plot"):
+    importlib.import_module(f"seqdiag.cli.{_command}")

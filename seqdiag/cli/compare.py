@@ -1,0 +1,107 @@
+"""`seqdiag compare`: every sampling procedure side by side, and the verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seqdiag.cli import (
+    ConfigOpt,
+    DebugOpt,
+    Device,
+    DeviceOpt,
+    ExportOpt,
+    InjectOpt,
+    JsonOpt,
+    RolloutsOpt,
+    RunOpt,
+    SeedOpt,
+    SetOpt,
+    TemperatureOpt,
+    ThreadsOpt,
+    TopKOpt,
+    TrainPoliciesOpt,
+    app,
+    check_export,
+    check_run_alone,
+    injection_steps,
+    parse_policies,
+    parse_steps,
+    prepare_torch,
+    print_json,
+    print_report,
+    resolve_config,
+    train_now,
+    trained,
+    user_errors,
+)
+from seqdiag.errors import SeqdiagError
+
+
+@app.command()
+def compare(
+    run: RunOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+    temperature: TemperatureOpt = None,
+    top_k: TopKOpt = None,
+    train_policies: TrainPoliciesOpt = None,
+    rollouts: RolloutsOpt = 1,
+    inject: InjectOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also save the trained run here.")] = None,
+    device: DeviceOpt = Device.cpu,
+    threads: ThreadsOpt = 1,
+    json_: JsonOpt = False,
+    export: ExportOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """The main job: train (or load) a model, run every sampling procedure side by side, and explain the difference.
+
+    With no options it reproduces the 2015 setup. Example: seqdiag compare --config pairs
+    """
+    with user_errors(debug):
+        decoding_options = {"temperature": temperature, "top_k": top_k}
+        check_export(export, json_)
+        policies = parse_policies(train_policies) if train_policies is not None else None
+        if inject is not None:
+            parse_steps(inject)  # its syntax, before any training
+        if policies and run is not None:
+            raise SeqdiagError("--train trains every policy from a config; drop --run or drop --train")
+        check_run_alone(run, config, set_, seed)
+        if policies:  # the first policy's model is the one diagnosed in full
+            set_ = [*(set_ or []), f"train.policy={policies[0]}"]
+        resolved = None
+        if run is None:
+            resolved = resolve_config(config, set_, seed, decoding_options)
+            injection_steps(inject, resolved.sequence.length)
+        if out is not None and out.exists():
+            raise SeqdiagError(f"{out}: already exists; choose another --out")
+        dev = prepare_torch(device, threads)
+        result, source = trained(run, resolved, dev, decoding_options, show_progress=not json_)
+        inject_at = injection_steps(inject, result.config.sequence.length)
+        if out is not None:
+            from seqdiag.rundir import save_run
+
+            save_run(result, out)
+        from seqdiag.policy import Decoding
+        from seqdiag.report import build_compare
+
+        decoding = Decoding(result.config.sample.temperature, result.config.sample.top_k)
+        matrix = None
+        if policies:
+            from seqdiag.matrix import build_matrix, policy_config
+
+            results = {policies[0]: result}
+            for policy in policies[1:]:
+                results[policy] = train_now(policy_config(result.config, policy), dev, show_progress=not json_)
+            matrix = build_matrix(results, inject_at)
+        report = build_compare(result, source, decoding, rollouts_n=rollouts, inject_at=inject_at, matrix=matrix)
+        if json_:
+            print_json(report.to_json())
+            return
+        from seqdiag.render.compare import render_compare
+
+        print_report(render_compare, report, export, "seqdiag compare")

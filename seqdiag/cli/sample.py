@@ -1,0 +1,72 @@
+"""`seqdiag sample`: one sampling procedure, every step."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from seqdiag.cli import (
+    ConfigOpt,
+    DebugOpt,
+    Device,
+    DeviceOpt,
+    ExportOpt,
+    JsonOpt,
+    Mode,
+    RunOpt,
+    SeedOpt,
+    SetOpt,
+    TemperatureOpt,
+    ThreadsOpt,
+    TopKOpt,
+    app,
+    check_export,
+    check_run_alone,
+    prepare_torch,
+    print_json,
+    print_report,
+    resolve_config,
+    trained,
+    user_errors,
+)
+
+
+@app.command()
+def sample(
+    mode: Annotated[Mode, typer.Option("--mode", "-m", help="Sampling procedure.")] = Mode.free,
+    run: RunOpt = None,
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+    temperature: TemperatureOpt = None,
+    top_k: TopKOpt = None,
+    device: DeviceOpt = Device.cpu,
+    threads: ThreadsOpt = 1,
+    json_: JsonOpt = False,
+    export: ExportOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Generate with one sampling procedure and show every step (input fed, prediction, probabilities).
+
+    Example: seqdiag sample --mode zeros --run runs/01-lstm-teacher-seed0
+    """
+    with user_errors(debug):
+        decoding_options = {"temperature": temperature, "top_k": top_k}
+        check_export(export, json_)
+        check_run_alone(run, config, set_, seed)
+        # Resolved before importing torch, so a bad config fails fast.
+        resolved = None if run is not None else resolve_config(config, set_, seed, decoding_options)
+        dev = prepare_torch(device, threads)
+        result, source = trained(run, resolved, dev, decoding_options, show_progress=not json_)
+        from seqdiag.policy import Decoding
+        from seqdiag.report import build_sample
+
+        decoding = Decoding(result.config.sample.temperature, result.config.sample.top_k)
+        report = build_sample(result, source, mode.value, decoding)
+        if json_:
+            print_json(report.to_json())
+            return
+        from seqdiag.render.sample import render_sample
+
+        print_report(render_sample, report, export, f"seqdiag sample --mode {mode.value}")

@@ -1,0 +1,145 @@
+"""`seqdiag train`: train a model and save a run directory, or resume one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from seqdiag.cli import (
+    ConfigOpt,
+    DebugOpt,
+    Device,
+    DeviceOpt,
+    JsonOpt,
+    SeedOpt,
+    SetOpt,
+    ThreadsOpt,
+    app,
+    prepare_torch,
+    print_json,
+    resolve_config,
+    train_now,
+    user_errors,
+)
+from seqdiag.config import Config
+from seqdiag.errors import RunFailure, SeqdiagError
+from seqdiag.render.messages import print_info, print_warning
+
+
+def _train_and_save(
+    config: Config, device: str, target: Path, force: bool, show_progress: bool, resume_from=None, also_on_step=None
+):
+    """Train (or resume), stopping cleanly on Ctrl-C, and save atomically; a numerical fault saves the last good
+    state only where no run exists, so a failed train never clobbers one."""
+    # Imported before the line below, which says training starts now: torch.optim imports torch._dynamo on
+    # first use, which alone takes a second or two.
+    import torch._dynamo  # noqa: F401
+
+    import seqdiag.render.progress  # noqa: F401
+    import seqdiag.train  # noqa: F401
+    from seqdiag.interrupt import stop_on_interrupt
+    from seqdiag.rundir import save_run
+
+    with stop_on_interrupt() as should_stop:
+        start = resume_from.steps_done if resume_from is not None else 0
+        print_info(f"training steps {start}..{config.train.steps} → {target} (Ctrl-C stops after the current step)")
+        try:
+            result = train_now(
+                config, device, show_progress, also_on_step, should_stop=should_stop, resume_from=resume_from
+            )
+        except RunFailure as exc:
+            if exc.partial is None:
+                raise RunFailure(f"{exc}; nothing saved") from None
+            if target.exists():
+                raise RunFailure(f"{exc}; {target} left unchanged") from None
+            save_run(exc.partial, target)  # type: ignore[arg-type]
+            steps = exc.partial.steps_done  # type: ignore[attr-defined]
+            saved = f"the last good state (after step {steps}) is saved in {target} marked stopped"
+            raise RunFailure(f"{exc}; {saved}") from None
+        save_run(result, target, force=force)
+    return result
+
+
+@app.command()
+def train(
+    config: ConfigOpt = None,
+    set_: SetOpt = None,
+    seed: SeedOpt = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Run directory (default: runs/<pattern>-...).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing run directory.")] = False,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue an interrupted run directory to its planned steps, in place."),
+    ] = None,
+    tensorboard: Annotated[
+        Path | None,
+        typer.Option(
+            "--tensorboard",
+            help="Also log loss, accuracy per procedure and the generated strings to this TensorBoard folder "
+            "(pip install 'seqdiag\\[tensorboard]').",
+            metavar="DIR",
+        ),
+    ] = None,
+    device: DeviceOpt = Device.cpu,
+    threads: ThreadsOpt = 1,
+    json_: JsonOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Train a model and save a run directory (config, weights, history, summary).
+
+    Ctrl-C stops after the current step and saves the run marked interrupted (exit code 130); --resume DIR
+    continues it exactly as if it had never stopped. Example: seqdiag train --config alternating --out runs/alt
+    """
+    with user_errors(debug):
+        from seqdiag.rundir import check_target, default_run_dir, load_run, summary_of
+
+        previous = None
+        if resume is not None:
+            if config is not None or set_ or seed is not None or out is not None:
+                raise SeqdiagError("--resume continues the run's own config in place; drop --config/--set/--seed/--out")
+            dev = prepare_torch(device, threads)
+            previous = load_run(resume, dev)
+            if previous.stopped:
+                raise SeqdiagError(
+                    f"{resume}: stopped by a numerical fault ({previous.stopped}); resuming would repeat it, "
+                    "train again with a smaller train.lr"
+                )
+            if previous.steps_done >= previous.config.train.steps:
+                raise SeqdiagError(f"{resume}: already complete ({previous.steps_done} steps); nothing to resume")
+            resolved, target, force = previous.config, resume, True
+        else:
+            resolved = resolve_config(config, set_, seed)
+            target = out or default_run_dir(resolved)
+            check_target(target, force)
+            dev = prepare_torch(device, threads)
+        if tensorboard is not None:
+            from seqdiag.sequence import ToySequence
+            from seqdiag.tensorboard_log import TensorBoardLogger
+
+            targets = ToySequence.from_config(resolved.sequence).target_text()
+            with TensorBoardLogger(tensorboard, resolved, targets) as logger:
+                result = _train_and_save(resolved, dev, target, force, not json_, previous, logger)
+        else:
+            result = _train_and_save(resolved, dev, target, force, not json_, previous)
+        summary = summary_of(result)
+        if json_:
+            print_json({"command": "train", "run": str(target), "config": resolved.to_dict(), **summary})
+        else:
+            from seqdiag.render.common import stdout_console
+            from seqdiag.render.train import render_trained
+            from seqdiag.report import RunInfo
+
+            source = "resumed" if previous is not None else "trained now"
+            info = RunInfo(resolved.seed, result.steps_done, result.interrupted, source)
+            outputs, loss = summary["final_outputs"], summary["final_loss"]
+            render_trained(stdout_console(), resolved, info, outputs, loss, target, result.seconds, result.losses[0])
+        if result.interrupted:
+            print_warning(
+                f"interrupted after step {result.steps_done} of {resolved.train.steps}; saved {target} marked "
+                f"interrupted; continue with: seqdiag train --resume {target}"
+            )
+            raise typer.Exit(code=130)

@@ -1,0 +1,112 @@
+"""What every rendering shares: the consoles (results on stdout, messages on stderr), the fitted table, the
+report header and the cells several tables draw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from seqdiag.config import describe
+
+if TYPE_CHECKING:
+    from seqdiag.config import Config
+    from seqdiag.report import RunInfo
+    from seqdiag.sampling import Trace
+
+
+ZERO_INPUT = "∅"
+
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
+
+
+MIN_FILE_WIDTH = 120  # when stdout is a file or a pipe, wide enough for the tables, not Rich's 80
+
+
+def stdout_console(record: bool = False) -> Console:
+    """The console results are printed on; `record=True` keeps what it printed for `save_recording`."""
+    console = Console(highlight=False, record=record)
+    if not console.is_terminal:
+        console = Console(highlight=False, width=max(MIN_FILE_WIDTH, console.width), record=record)
+    return console
+
+
+def save_recording(console: Console, path: Path, title: str = "seqdiag") -> Path:
+    """Write what a recording console printed to `path`, as SVG, HTML or plain text by its suffix, atomically.
+
+    The export is the terminal output itself (same width, same colours), ready to paste into an issue.
+    """
+    from seqdiag.atomic import write_text_atomic
+
+    suffix = path.suffix.lower()
+    if suffix == ".svg":
+        content = console.export_svg(title=title, clear=False)
+    elif suffix == ".html":
+        content = console.export_html(clear=False)
+    elif suffix == ".txt":
+        content = console.export_text(clear=False)
+    else:
+        raise ValueError(f"{path}: unknown export format {suffix!r}")
+    return write_text_atomic(path, content)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+CAPTION_WIDTH = 100  # a caption wraps at no less than this, whatever the table's own width
+
+
+def fitted_table(*, title: str | None = None, caption: str | None = None, **kwargs: Any) -> Table:
+    """A Table at least as wide as its title, and wide enough that a long caption folds into a few lines
+    rather than a narrow column of words."""
+    widest = max(len(title or "") + 2, min(len(caption or ""), CAPTION_WIDTH))
+    return Table(title=title, caption=caption, min_width=widest, **kwargs)
+
+
+def header(command: str, config: Config, run: RunInfo) -> Group:
+    title = Text.assemble(
+        (f"seqdiag {command}", "bold"),
+        f"  seed {run.seed} · engine {run.engine} · torch {run.torch_version} · seqdiag {run.seqdiag_version} · ",
+        f"{run.source}, {run.steps_done} steps",
+        (" (interrupted)" if run.interrupted else "", "yellow"),
+    )
+    return Group(title, Text(describe(config), style="dim"))
+
+
+def input_cell(symbol: str | None) -> str:
+    return ZERO_INPUT if symbol is None else symbol
+
+
+def prediction_cell(trace: Trace, t: int) -> Text:
+    if t >= len(trace.steps):
+        return Text("—", style="dim")
+    step = trace.steps[t]
+    mark = "✓" if step.correct else "✗"
+    text = Text(f"{step.predicted}{mark}", style="green" if step.correct else "red")
+    if t == trace.first_divergence:
+        text.stylize("reverse")
+    return text
+
+
+def marked_output(output: str, targets: str, limit: int | None = None) -> Text:
+    """The output, each symbol green if right and red if wrong; longer than `limit`, cut to fit it with …"""
+    cut = limit is not None and len(output) > limit
+    text = Text()
+    for got, want in list(zip(output, targets, strict=False))[: limit - 1 if cut and limit else None]:
+        text.append(got, style="green" if got == want else "bold red")
+    if cut:
+        text.append("…", style="dim")
+    return text
+
+
+def steps_after(value: int | None) -> Text:
+    return Text("never", style="red") if value is None else Text(f"after {value}", style="green")
+
+
+def cell_mark(ok: bool | None) -> Text:
+    return {True: Text("✓", style="green"), False: Text("✗", style="red"), None: Text("—", style="dim")}[ok]
