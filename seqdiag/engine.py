@@ -267,7 +267,8 @@ def _import_kernel(folder: Path):
 
     _prune_siblings(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    numba.config.CACHE_DIR = str(folder)  # read when the kernel module's functions are decorated
+    # Read when the kernel module's functions are decorated (numba's config module has no type stubs).
+    setattr(numba.config, "CACHE_DIR", str(folder))  # noqa: B010
     from seqdiag import kernel
 
     _loaded["kernel"] = kernel
@@ -452,7 +453,8 @@ class KernelStack:
         kernel = self.kernel
 
         def call(lo: int, hi: int) -> int:
-            return kernel.predict_block(self.theta, dims, self.gate, mode, inputs, n_out, lo, hi, predicted, hidden, logits)
+            theta = self.theta
+            return kernel.predict_block(theta, dims, self.gate, mode, inputs, n_out, lo, hi, predicted, hidden, logits)
 
         self._each_block(call)
         return predicted

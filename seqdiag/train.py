@@ -196,7 +196,8 @@ def train(
     if engine == "numba":
         from seqdiag.engine import KernelStack, pack
 
-        kernel = KernelStack(model, config.train.optimizer, config.train.lr, config.train.rho, config.train.eps, threads)
+        hyper = config.train
+        kernel = KernelStack(model, hyper.optimizer, hyper.lr, hyper.rho, hyper.eps, threads)
         if resume_from is not None and resume_from.optimizer_state:
             kernel.load_torch_optimizer_state(params, resume_from.optimizer_state)
 
@@ -270,6 +271,11 @@ def train(
         latest = record(step, final_loss)
     if on_step is not None and fault is None:
         on_step(TrainProgress(step, total, float(final_loss[0]), latest))
+    if kernel is not None:
+        optimizer_state = kernel.torch_optimizer_state(params)
+    else:
+        assert optimizer is not None
+        optimizer_state = optimizer.state_dict()
     result = TrainResult(
         config=config,
         sequence=sequence,
@@ -280,7 +286,7 @@ def train(
         steps_done=step,
         seconds=time.perf_counter() - started,
         interrupted=interrupted,
-        optimizer_state=kernel.torch_optimizer_state(params) if kernel is not None else optimizer.state_dict(),
+        optimizer_state=optimizer_state,
         generator_states=generator_states,
         stopped=fault,
         engine=engine,
@@ -342,9 +348,9 @@ def _kernel_loop(kernel, kernel_params, config: Config, sequence: ToySequence, c
         epsilons = [training_policy(train_config, s).epsilon for s in range(step, end)]
         drawn = None
         if train_config.policy == "scheduled":
-            drawn = torch.zeros(count, steps, n)
-            drawn[:, 1:] = torch.rand((count, steps - 1, n), generator=coins)  # the torch loop's draws, in order
-            drawn = drawn.numpy()
+            flips = torch.zeros(count, steps, n)
+            flips[:, 1:] = torch.rand((count, steps - 1, n), generator=coins)  # the torch loop's draws, in order
+            drawn = flips.numpy()
         saved = kernel.snapshot()
         taken, chunk = kernel.train(count, policy, epsilons, inputs, targets, drawn)
         if taken < count:
@@ -356,7 +362,8 @@ def _kernel_loop(kernel, kernel_params, config: Config, sequence: ToySequence, c
             if step + taken > first_step:
                 last_good = unpack(kernel.prev, kernel_params)
         if predicted is not None and taken > 0:
-            for history, snap in zip(histories, snapshots_from(predicted, sequence, step, chunk[0].tolist()), strict=True):
+            snaps = snapshots_from(predicted, sequence, step, chunk[0].tolist())
+            for history, snap in zip(histories, snaps, strict=True):
                 history.append(snap)
             latest = histories[0][-1]
         values = chunk[:taken].T.tolist()  # (N, taken)

@@ -4,6 +4,7 @@ deterministic, independent of threads, resumable bit for bit, and leaving torch'
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -133,7 +134,8 @@ def test_a_non_finite_loss_stops_at_the_step_with_the_last_good_weights():
     with pytest.raises(RunFailure) as numba_caught:
         train(config, seeds=range(40), engine="numba")
     mine, theirs = numba_caught.value.partial, torch_caught.value.partial
-    assert str(numba_caught.value).split(":")[0] == str(torch_caught.value).split(":")[0]
+    step = re.compile(r"at step \d+: train.lr = 1e\+38")  # inf or nan: the overflow takes another path per engine
+    assert step.search(str(numba_caught.value)).group() == step.search(str(torch_caught.value)).group()
     if theirs is None:
         assert mine is None
         return

@@ -30,10 +30,10 @@ def _kernel():
     return kernel
 
 
-def test_fast_tanh_and_sigmoid_are_within_float32_rounding_and_exact_in_float64():
+def test_fast_tanh_and_sigmoid_are_within_a_few_float32_ulp_and_exact_in_float64():
     kernel = _kernel()
     x = np.linspace(-12, 12, 200_001)
-    for dtype, tolerance in ((np.float32, 3e-7), (np.float64, 1e-15)):
+    for dtype, tolerance in ((np.float32, 5e-7), (np.float64, 1e-15)):  # float32: a few ulp of 1
         values = x.astype(dtype)
         assert np.abs(kernel.tanh_values(values) - np.tanh(values.astype(np.float64))).max() < tolerance
         sigmoid = 1 / (1 + np.exp(-values.astype(np.float64)))
@@ -64,7 +64,8 @@ def test_gradients_match_autograd_in_float64(gate, policy):
     taken, losses = stack.train(1, code, [1.0], sequence.inputs.numpy(), sequence.targets.numpy(), None, True)
     assert taken == 1
     np.testing.assert_allclose(losses[0], loss.detach().numpy(), rtol=0, atol=1e-12)
-    for (name, param), grad in zip(model.named_parameters(), unpack(stack.grads, list(model.parameters())), strict=True):
+    grads = unpack(stack.grads, list(model.parameters()))
+    for (name, param), grad in zip(model.named_parameters(), grads, strict=True):
         assert param.grad is not None
         error = float((param.grad - grad).abs().max())
         assert error <= 1e-10, (name, error)

@@ -12,6 +12,8 @@ from seqdiag.cli import (
     DebugOpt,
     Device,
     DeviceOpt,
+    Engine,
+    EngineOpt,
     ExportOpt,
     InjectOpt,
     JsonOpt,
@@ -26,6 +28,7 @@ from seqdiag.cli import (
     app,
     check_export,
     check_run_alone,
+    choose_engine,
     injection_steps,
     parse_policies,
     parse_steps,
@@ -54,6 +57,7 @@ def compare(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also save the trained run here.")] = None,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
+    engine: EngineOpt = Engine.auto,
     json_: JsonOpt = False,
     export: ExportOpt = None,
     debug: DebugOpt = False,
@@ -80,7 +84,7 @@ def compare(
         if out is not None and out.exists():
             raise SeqdiagError(f"{out}: already exists; choose another --out")
         dev = prepare_torch(device, threads)
-        result, source = trained(run, resolved, dev, decoding_options, show_progress=not json_)
+        result, source = trained(run, resolved, dev, decoding_options, not json_, engine, threads)
         inject_at = injection_steps(inject, result.config.sequence.length)
         if out is not None:
             from seqdiag.rundir import save_run
@@ -95,8 +99,9 @@ def compare(
             from seqdiag.matrix import build_matrix, policy_config
 
             results = {policies[0]: result}
+            name = choose_engine(result.engine, result.config, dev, not json_)  # the first policy's, said once
             for policy in policies[1:]:
-                results[policy] = train_now(policy_config(result.config, policy), dev, show_progress=not json_)
+                results[policy] = train_now(policy_config(result.config, policy), dev, not json_, None, name, threads)
             matrix = build_matrix(results, inject_at)
         report = build_compare(result, source, decoding, rollouts_n=rollouts, inject_at=inject_at, matrix=matrix)
         if json_:
