@@ -300,7 +300,6 @@ def train_block(
     y = np.empty((v, lanes), theta.dtype)
     loss = np.empty(lanes, theta.dtype)
     dh = np.empty((h, lanes), theta.dtype)
-    dc = np.empty((h, lanes), theta.dtype)
     dh_next = np.empty((h, lanes), theta.dtype)
     dc_next = np.empty((h, lanes), theta.dtype)
     dz = np.empty((g, lanes), theta.dtype)

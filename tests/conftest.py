@@ -21,6 +21,7 @@ def pytest_sessionstart(session) -> None:
 
         prepare_kernels("float32")
 
+
 # A tiny version of the 2015 task that converges (end symbol included) in ~150 Adam steps.
 TINY = [
     "sequence.length=8",
