@@ -5,6 +5,7 @@ python docs/update_readme.py --only figures   # just the figures (seqdiag train 
 python docs/update_readme.py --only compare   # just the excerpts (compare and its "At a glance" lines)
 python docs/update_readme.py --only glance    # just the "At a glance" excerpt
 python docs/update_readme.py --only depth     # the policy matrix, reliance and recovery excerpt (~1.5 min)
+python docs/update_readme.py --only check     # seqdiag check on one of examples/ (the "Check your own sampler" excerpt)
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ START, END = "<!-- compare-excerpt:start -->", "<!-- compare-excerpt:end -->"
 GLANCE_START, GLANCE_END = "<!-- glance-excerpt:start -->", "<!-- glance-excerpt:end -->"
 DEPTH_START, DEPTH_END = "<!-- depth-excerpt:start -->", "<!-- depth-excerpt:end -->"
 DEPTH_COMMAND = ["compare", "--train", "teacher,zeros,scheduled"]
+CHECK_START, CHECK_END = "<!-- check-excerpt:start -->", "<!-- check-excerpt:end -->"
+CHECK_EXAMPLE = "examples/char_lstm_state_reset.py"
 # Section titles of compare's output, in the order printed; a section runs to the next title.
 TITLES = (
     "Per step",
@@ -132,9 +135,21 @@ def update_compare(parts: tuple[str, ...] = ("compare", "glance")) -> None:
     print(f"updated {README} ({', '.join(parts)})")
 
 
+def update_check() -> None:
+    """The whole output of `seqdiag check` on one example, run from the repository root (paths as a user types)."""
+    command = [sys.executable, "-m", "seqdiag", "check", CHECK_EXAMPLE]
+    out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=README.parent).stdout
+    lines = [line.rstrip() for line in out.splitlines()]
+    body = "\n".join([f"$ seqdiag check {CHECK_EXAMPLE}", *lines])
+    README.write_text(replace_block(README.read_text(), CHECK_START, CHECK_END, body))
+    print(f"updated {README} (check)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=("compare", "glance", "figures", "depth"), help="regenerate just one part")
+    parser.add_argument(
+        "--only", choices=("compare", "glance", "figures", "depth", "check"), help="regenerate just one part"
+    )
     only = parser.parse_args().only
     if only in (None, "compare"):
         update_compare()
@@ -144,6 +159,8 @@ def main() -> None:
         update_depth()
     if only in (None, "figures"):
         update_figures()
+    if only in (None, "check"):
+        update_check()
 
 
 if __name__ == "__main__":

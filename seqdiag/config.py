@@ -33,12 +33,28 @@ MAX_STEPS = 10_000_000
 MAX_PARAMETERS = 50_000_000  # weights of one model; training holds about five copies (grads, optimizer, last good)
 MAX_UNROLLED = 50_000_000  # sequence length x cell width: activations kept for backpropagation through time
 MAX_HISTORY_SYMBOLS = 100_000_000  # snapshots x sequence length: the outputs the history keeps in memory
+MAX_CONFIG_FILE_BYTES = 1 << 20  # a config file (a few hundred bytes in practice)
 MAX_LR = 3.0e38  # the largest learning rate float32 holds; a too-large one is caught while training, by step
 _CELL_BLOCKS = {"lstm": 4, "gru": 3, "rnn": 1}  # as seqdiag.model.CELL_BLOCKS (this module imports no torch)
 
 
-def _fail(key: str, value: Any, reason: str) -> None:
-    raise ConfigError(f"{key} = {value!r}: {reason}")
+MIN_TEMPERATURE = 1e-30  # below it, logits / temperature overflows float32 for any logit: use 0 (argmax) instead
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """`repr(value)` for an error message: escaped (no control characters reach the terminal) and cut to about
+    `limit` characters, saying how long the whole was."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**limit:
+        return f"<an integer of about {value.bit_length() * 30103 // 100000 + 1} digits>"
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}… ({len(text):,} characters)"
+
+
+def _fail(key: str, value: Any, reason: str, related: tuple[str, ...] = ()) -> None:
+    """Raise the ConfigError for `key`; `related` names the other keys a cross-field check also depends on."""
+    raise ConfigError(f"{key} = {shown(value)}: {reason}", keys=(key, *related))
 
 
 def _check_positive(key: str, value: float, upper: float | None = None) -> None:
@@ -78,7 +94,12 @@ class SequenceConfig:
             _check_symbol("sequence.pattern", symbol)
         _check_symbol("sequence.start_symbol", self.start_symbol)
         if self.start_symbol in self.pattern:
-            _fail("sequence.start_symbol", self.start_symbol, f"must not occur in the pattern {self.pattern!r}")
+            _fail(
+                "sequence.start_symbol",
+                self.start_symbol,
+                f"must not occur in the pattern {shown(self.pattern)}",
+                ("sequence.pattern",),
+            )
         _check_positive("sequence.length", self.length, MAX_LENGTH)
 
 
@@ -157,6 +178,12 @@ class SampleConfig:
             _fail("sample.temperature", self.temperature, "must be a finite number")
         if not self.temperature >= 0:
             _fail("sample.temperature", self.temperature, "must be >= 0")
+        if 0 < self.temperature < MIN_TEMPERATURE:
+            _fail(
+                "sample.temperature",
+                self.temperature,
+                f"below {MIN_TEMPERATURE:g} dividing the logits by it overflows; use 0 for argmax",
+            )
         if self.top_k < 0:
             _fail("sample.top_k", self.top_k, "must be >= 0")
 
@@ -177,7 +204,7 @@ class Config:
             _fail("seed", self.seed, "must be in [0, 2**63)")
         vocabulary = len(set(self.sequence.pattern)) + 1
         if self.sample.top_k > vocabulary:
-            _fail("sample.top_k", self.sample.top_k, f"exceeds the vocabulary size {vocabulary}")
+            _fail("sample.top_k", self.sample.top_k, f"exceeds the vocabulary size {vocabulary}", ("sequence.pattern",))
         self._check_budget(vocabulary)
 
     def _check_budget(self, vocabulary: int) -> None:
@@ -190,6 +217,7 @@ class Config:
                 "model.hidden_size",
                 h,
                 f"with model.embed_size = {e} the model has {parameters:,} parameters; at most {MAX_PARAMETERS:,}",
+                ("model.embed_size", "model.cell", "sequence.pattern"),
             )
         if (length + 1) * gates > MAX_UNROLLED:
             _fail(
@@ -197,6 +225,7 @@ class Config:
                 length,
                 f"x {gates} cell units is {(length + 1) * gates:,} activations to backpropagate; "
                 f"at most {MAX_UNROLLED:,} (shorten the sequence or narrow model.hidden_size)",
+                ("model.hidden_size", "model.cell"),
             )
         snapshots = self.train.steps // self.train.snapshot_every + 2
         if snapshots * (length + 1) > MAX_HISTORY_SYMBOLS:
@@ -205,6 +234,7 @@ class Config:
                 self.train.snapshot_every,
                 f"{snapshots:,} snapshots of {length + 1} symbols would not fit in memory; "
                 f"raise it to at least {self.train.steps * (length + 1) // MAX_HISTORY_SYMBOLS + 1:,}",
+                ("train.steps", "sequence.length"),
             )
 
     def to_dict(self) -> dict[str, Any]:
@@ -232,7 +262,10 @@ def _coerce(key: str, value: Any, expected: type) -> Any:
     if isinstance(expected, types.UnionType):  # not used by any field today; kept strict
         _fail(key, value, "unsupported field type")
     if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            _fail(key, value, "is beyond the range of a float")
     if expected is int and isinstance(value, bool):
         _fail(key, value, "expected an integer, got a boolean")
     if not isinstance(value, expected):
@@ -266,19 +299,22 @@ def config_from_dict(data: dict[str, Any]) -> Config:
 
 def parse_override(text: str) -> tuple[str, str, str | None, str]:
     """Split `section.key=value` into (section, key, raw value); a top-level key has no section."""
+    if any(not c.isprintable() for c in text):
+        bad = next(c for c in text if not c.isprintable())
+        raise ConfigError(f"--set {shown(text)}: holds the control character {bad!r}; one key=value, on one line")
     if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected section.key=value")
+        raise ConfigError(f"--set {shown(text)}: expected section.key=value")
     path, raw = text.split("=", 1)
     path = path.strip()
     parts = path.split(".")
     if len(parts) == 1 and parts[0] in _field_types(Config) and parts[0] not in SECTIONS:
         return path, parts[0], None, raw
     if len(parts) != 2 or parts[0] not in SECTIONS:
-        raise ConfigError(f"--set {text!r}: unknown key {path!r}; sections: {', '.join(SECTIONS)}")
+        raise ConfigError(f"--set {shown(text)}: unknown key {shown(path)}; sections: {', '.join(SECTIONS)}")
     section, key = parts
     if key not in _field_types(SECTIONS[section]):
         valid = ", ".join(_field_types(SECTIONS[section]))
-        raise ConfigError(f"--set {text!r}: unknown key {path!r}; valid keys in [{section}]: {valid}")
+        raise ConfigError(f"--set {shown(text)}: unknown key {shown(path)}; valid keys in [{section}]: {valid}")
     return path, key, section, raw
 
 
@@ -290,8 +326,9 @@ def _parse_override_value(path: str, raw: str, expected: type) -> Any:
         return raw
     try:
         value = tomllib.loads(f"v = {raw}")["v"]
-    except (tomllib.TOMLDecodeError, RecursionError):
-        raise ConfigError(f"--set {path}={raw}: cannot parse {raw!r} as {expected.__name__}") from None
+    except (ValueError, RecursionError):  # ValueError: malformed, or an integer over 4300 digits
+        cut = raw if len(raw) <= 80 else shown(raw)
+        raise ConfigError(f"--set {path}={cut}: cannot parse {shown(raw)} as {expected.__name__}") from None
     return _coerce(path, value, expected)
 
 
@@ -325,7 +362,12 @@ def read_config_data(name_or_path: str) -> tuple[str, dict[str, Any]]:
         origin = f"preset {name_or_path!r}"
     elif path.is_dir():
         raise ConfigError(f"--config {name_or_path!r}: is a directory, not a TOML file")
+    elif path.exists() and not path.is_file():
+        raise ConfigError(f"--config {name_or_path!r}: not a regular file (a device, FIFO or socket); give a TOML file")
     elif path.is_file():
+        size = path.stat().st_size
+        if size > MAX_CONFIG_FILE_BYTES:
+            raise ConfigError(f"{path}: {size:,} bytes, over the limit of {MAX_CONFIG_FILE_BYTES:,} for a config")
         try:
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError as exc:
@@ -339,8 +381,8 @@ def read_config_data(name_or_path: str) -> tuple[str, dict[str, Any]]:
         raise ConfigError(f"--config {name_or_path!r}: no such file or preset; presets: {', '.join(preset_names())}")
     try:
         return origin, tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{origin}: malformed TOML: {exc}") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer over 4300 digits
+        raise ConfigError(f"{origin}: malformed TOML: {shown(str(exc), 200)}") from None
     except RecursionError:
         raise ConfigError(f"{origin}: malformed TOML: nested too deeply") from None
 
@@ -360,9 +402,9 @@ def load_config(name_or_path: str | None = None, overrides: list[str] | None = N
         return config_from_dict(data)
     except ConfigError as exc:
         # Name where the bad value came from: --seed, a --set, or the file (or the defaults it left alone).
-        key = str(exc).split(" = ", 1)[0]
+        keys = set(exc.keys) or {str(exc).split(" = ", 1)[0]}
         overridden = {parse_override(text)[0] for text in overrides}
-        source = "--seed" if key == "seed" and seed is not None else "--set" if key in overridden else origin
+        source = "--seed" if "seed" in keys and seed is not None else "--set" if keys & overridden else origin
         raise ConfigError(f"{source}: {exc}") from None
     except RecursionError:  # absurdly nested TOML
         raise ConfigError(f"{origin}: too deeply nested") from None

@@ -8,7 +8,11 @@ class SeqdiagError(Exception):
 
 
 class ConfigError(SeqdiagError):
-    """A config file, key or value that cannot be used."""
+    """A config file, key or value that cannot be used; `keys` names the config keys the problem involves."""
+
+    def __init__(self, message: str, keys: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.keys = keys
 
 
 class RunError(SeqdiagError):

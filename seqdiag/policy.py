@@ -94,12 +94,34 @@ class Decoding:
         if self.temperature == 0:
             return logits.argmax(dim=-1)
         scaled = logits / self.temperature
+        if not bool(torch.isfinite(scaled).all()):
+            # Huge logits (or a tiny temperature) overflow float32 when divided: do it in float64, from the
+            # maximum down, so the likeliest symbol keeps weight 1 and nothing becomes inf - inf.
+            scaled = _safe_scaled(logits, self.temperature)
         if 0 < self.top_k < scaled.shape[-1]:
             kth = scaled.topk(self.top_k, dim=-1).values[..., -1:]
             scaled = scaled.masked_fill(scaled < kth, float("-inf"))
         probs = torch.softmax(scaled, dim=-1).reshape(-1, scaled.shape[-1])
         picks = torch.multinomial(probs.cpu(), 1, generator=generator).to(logits.device)
         return picks.reshape(logits.shape[:-1])
+
+
+def _safe_scaled(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """(logits - max) / temperature in float64, every row with a finite maximum of 0.
+
+    An infinite logit wins outright (the +inf ones share the draw); NaN never wins; a row with no number at all
+    draws uniformly. softmax of the result is well defined for every row.
+    """
+    x = logits.double()
+    x = torch.where(torch.isnan(x), torch.full_like(x, float("-inf")), x)
+    top = x.amax(dim=-1, keepdim=True)
+    infinite_top = torch.isposinf(top)
+    x = torch.where(infinite_top, torch.where(torch.isposinf(x), 0.0, float("-inf")), x)
+    top = torch.where(infinite_top, torch.zeros_like(top), top)
+    empty = torch.isneginf(top)  # every entry NaN or -inf
+    x = torch.where(empty, torch.zeros_like(x), x)
+    top = torch.where(empty, torch.zeros_like(top), top)
+    return (x - top) / temperature
 
 
 @dataclass
@@ -132,6 +154,8 @@ def unroll(
         logits, hidden, _ = model(fed)
         return Rollout(fed, logits, hidden, decoding.choose(logits, generator))
 
+    if not carry_state and policy.name == "free" and decoding.temperature == 0:
+        return _refeed_by_verified_guess(model, true_inputs, policy)
     n, b, steps, _ = true_inputs.shape
     state: State = model.initial_state(b)
     fed_steps: list[torch.Tensor] = []
@@ -159,3 +183,44 @@ def unroll(
         torch.stack(hidden_steps, dim=2),
         torch.stack(picks, dim=2),
     )
+
+
+def _refeed_by_verified_guess(model: SequenceModel, true_inputs: torch.Tensor, policy: InputPolicy) -> Rollout:
+    """The stateless argmax sampler (each step re-runs the whole prefix from a fresh state) in linear time.
+
+    The model is causal: position t of one fresh-state pass over a sequence depends only on its inputs up to t,
+    so re-running every prefix is the same as one pass over the whole fed sequence, once that sequence is known.
+    It is guessed by carrying the state on from the confirmed prefix, then checked by one fresh-state pass: up to
+    the first step whose argmax differs from the guess, the pass's outputs are the sampler's; the guess is
+    corrected there and checked again. Each round is one pass; there are as many rounds as corrections plus one
+    (usually one). `tests/test_policy.py` checks it against the quadratic loop.
+    """
+    n, b, steps, _ = true_inputs.shape
+    confirmed = policy.feed(0, true_inputs[:, :, 0], None).unsqueeze(2)  # (N, B, k, V), k = steps confirmed
+    while True:
+        k = confirmed.shape[2]
+        logits, _, state = model(confirmed)
+        guess = [confirmed]
+        pick = logits[:, :, -1].argmax(-1)
+        for t in range(k, steps):
+            x = policy.feed(
+                t, true_inputs[:, :, t], torch.nn.functional.one_hot(pick, model.vocab_size).to(confirmed.dtype)
+            )
+            guess.append(x.unsqueeze(2))
+            step_logits, state = model.step(x, state)
+            pick = step_logits.argmax(-1)
+        fed = torch.cat(guess, dim=2)  # (N, B, T, V)
+        logits, hidden, _ = model(fed)
+        picks = logits.argmax(-1)  # (N, B, T)
+        # The pick at t is fed at t + 1: the guess holds where every fed input matches the pick before it.
+        fed_symbols = fed[:, :, 1:].argmax(-1)
+        wrong = (picks[:, :, :-1] != fed_symbols).flatten(0, 1).any(0).nonzero()
+        if wrong.numel() == 0:
+            return Rollout(fed, logits, hidden, picks)
+        first = int(wrong[0])
+        correct = policy.feed(
+            first + 1,
+            true_inputs[:, :, first + 1],
+            torch.nn.functional.one_hot(picks[:, :, first], model.vocab_size).to(fed.dtype),
+        )
+        confirmed = torch.cat([fed[:, :, : first + 1], correct.unsqueeze(2)], dim=2)

@@ -12,6 +12,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -49,7 +50,17 @@ class TrainResult:
     # "torch" (the global generator), each a uint8 state tensor taken where training stopped.
     generator_states: dict[str, torch.Tensor] = field(default_factory=dict)
     stopped: str | None = None  # why training stopped early on a numerical fault; the weights are the last good ones
-    engine: str = "torch"  # what computed the training steps and snapshots: "torch" or "numba" (seqdiag.engine)
+    # How it ran, where that can change the numbers: "threads" (torch's intra-op threads, whose reductions
+    # round differently) and "engine" ("torch" or "numba", seqdiag.engine: what computed the training steps and
+    # the snapshots). Saved in summary.json's `runtime`; a resume uses the recorded values.
+    runtime: dict[str, Any] = field(default_factory=dict)
+    # What seqdiag did or found while loading it that the user should hear (e.g. an interrupted replace finished).
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def engine(self) -> str:
+        """What trained it: "torch" or "numba" (runs from before engines were recorded: torch)."""
+        return str(self.runtime.get("engine", "torch"))
 
     @property
     def history(self) -> list[Snapshot]:
@@ -289,7 +300,11 @@ def train(
         optimizer_state=optimizer_state,
         generator_states=generator_states,
         stopped=fault,
-        engine=engine,
+        runtime={
+            **(resume_from.runtime if resume_from is not None else {}),
+            "threads": torch.get_num_threads(),
+            "engine": engine,
+        },
     )
     if fault is not None:
         raise RunFailure(message, partial=result)

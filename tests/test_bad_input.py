@@ -171,7 +171,7 @@ CASES: list[tuple[str, Callable[[Path, Path], list[str]], Callable[[Path], None]
      "weights.safetensors: not a readable safetensors file"),
     ("run-pickle-as-optimizer", _run_args("compare"), lambda r: _pickle(r, "resume.safetensors"),
      "resume.safetensors: not a readable safetensors file"),
-    ("run-extra-weights-pt", _run_args(), lambda r: _pickle(r, "weights.pt"), "weights.pt: a pickle-capable file"),
+    ("run-extra-weights-pt", _run_args(), lambda r: _pickle(r, "weights.pt"), "weights.pt: not a file seqdiag writes"),
     ("resume-complete-run", lambda t, r: ["train", "--resume", str(r)], None, "already complete (150 steps)"),
     # where a run would be written
     ("out-exists", lambda t, r: ["train", *TINY_ARGS, "--out", str(r)], None, "already exists; pass --force"),

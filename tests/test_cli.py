@@ -6,7 +6,7 @@ import pytest
 
 from seqdiag.cli import app
 
-COMMANDS = ["train", "sample", "compare", "presets"]
+COMMANDS = ["train", "sample", "compare", "presets", "check"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

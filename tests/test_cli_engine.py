@@ -23,8 +23,8 @@ def test_train_records_the_engine_in_the_run_and_its_report(runner, tmp_path, en
     out = tmp_path / "run"
     result = runner.invoke(app, ["train", "--engine", engine, "--out", str(out), "--json", *_set(TINY)])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["engine"] == engine
-    assert json.loads((out / "summary.json").read_text())["engine"] == engine
+    assert json.loads(result.stdout)["runtime"]["engine"] == engine
+    assert json.loads((out / "summary.json").read_text())["runtime"]["engine"] == engine
     shown = runner.invoke(app, ["compare", "--run", str(out)])
     assert shown.exit_code == 0, shown.output
     assert f"engine {engine}" in shown.stdout.splitlines()[0]

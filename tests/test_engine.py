@@ -122,7 +122,7 @@ def test_an_interrupted_numba_run_resumes_bit_identically(tmp_path, extra):
     save_run(train(config, engine="numba"), tmp_path / "reference")
     for name in ("weights.safetensors", "history.jsonl", "losses.json", "resume.safetensors"):
         assert (tmp_path / "resumed" / name).read_bytes() == (tmp_path / "reference" / name).read_bytes(), name
-    assert json.loads((tmp_path / "reference" / "summary.json").read_text())["engine"] == "numba"
+    assert json.loads((tmp_path / "reference" / "summary.json").read_text())["runtime"]["engine"] == "numba"
 
 
 def test_a_non_finite_loss_stops_at_the_step_with_the_last_good_weights():

@@ -117,3 +117,13 @@ def test_measurements_written_as_null_still_validate(runner, saved_run):
     _validate({**data, "steps": [step, *data["steps"][1:]]})
     bad_config = {**data, "config": {**data["config"], "train": {**data["config"]["train"], "lr": None}}}
     assert list(VALIDATOR.iter_errors(bad_config))
+
+
+def test_check_json_validates(runner):
+    from pathlib import Path
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    for name in ("onehot_zeros.py", "word_gru_ok.py"):  # zero-vector inputs (null) and word symbols
+        data = _json_of(runner, ["check", str(examples / name)])
+        _validate(data)
+        assert data["command"] == "check" and data["findings"]

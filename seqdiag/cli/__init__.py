@@ -43,7 +43,12 @@ class OneLineErrors(TyperGroup):
             return super().main(*passed, False, windows_expand_args, **kwargs)
         try:
             code = super().main(*passed, False, windows_expand_args, **kwargs)
-        except typer.Abort:
+        except typer.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):  # a stop signal while Click parsed the arguments
+                from seqdiag.interrupt import exit_code
+
+                print_warning("interrupted")
+                sys.exit(exit_code(exc.__cause__))
             print_warning("aborted")
             sys.exit(1)
         except Exception as exc:
@@ -112,9 +117,12 @@ DeviceOpt = Annotated[Device, typer.Option("--device", help="Where to compute.")
 
 
 ThreadsOpt = Annotated[
-    int,
+    int | None,
     typer.Option(
-        "--threads", min=1, help="Torch intra-op threads, and the numba kernel's; 1 is fastest for models this small."
+        "--threads",
+        min=1,
+        help="Torch intra-op threads, and the numba kernel's (default 1, the fastest for models this small; at most "
+        "the CPUs available). Recorded in the run: results depend on it.",
     ),
 ]
 
@@ -266,11 +274,13 @@ def user_errors(debug: bool) -> Iterator[None]:
             raise
         print_error(str(exc))
         raise typer.Exit(code=exc.exit_code) from None
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP (seqdiag.interrupt): 128 + the signal's number
         if debug:
             raise
+        from seqdiag.interrupt import exit_code
+
         print_warning("interrupted")
-        raise typer.Exit(code=130) from None
+        raise typer.Exit(code=exit_code(exc)) from None
 
 
 def sample_overrides(sample: dict[str, Any] | None) -> list[str]:
@@ -284,13 +294,25 @@ def resolve_config(
     return load_config(config, [*(overrides or []), *sample_overrides(sample)], seed)
 
 
-def prepare_torch(device: Device, threads: int) -> str:
+def prepare_torch(device: Device, threads: int | None) -> str:
+    """Set torch's threads (checked against the CPUs available; default 1) and resolve the device."""
+    from seqdiag.device import check_threads
+
+    threads = check_threads(1 if threads is None else threads)  # before importing torch: a bad value fails fast
     import torch
 
     from seqdiag.device import resolve_device
 
     torch.set_num_threads(threads)
     return resolve_device(device.value)
+
+
+def check_resources(config: Config, seeds: int = 1) -> None:
+    """Refuse a run that cannot fit in this machine's memory, and warn with the estimate when it will be slow."""
+    from seqdiag.budget import check_budget
+
+    for warning in check_budget(config, seeds):
+        print_warning(f"warning: {warning}")
 
 
 def print_json(data: dict[str, Any]) -> None:
@@ -339,16 +361,22 @@ def choose_engine(engine: Engine | str, config: Config, device: str, show_progre
 
 
 def train_now(
-    config: Config, device: str, show_progress: bool, also_on_step=None, engine: str = "torch", threads: int = 1,
-    **options: Any,
+    config: Config, device: str, show_progress: bool, also_on_step=None, engine: str = "torch",
+    threads: int | None = None, **options: Any,
 ):  # fmt: skip
     """Train with a progress bar on stderr; `also_on_step` (e.g. a TensorBoard logger) sees every step too.
 
-    `engine` is what `choose_engine` returned; `threads` the numba kernel's threads."""
+    `engine` is what `choose_engine` returned; `threads` the numba kernel's threads (default: torch's, as
+    `prepare_torch` set them)."""
+    import torch
+
     from seqdiag.render.common import stderr_console
     from seqdiag.render.progress import training_progress
     from seqdiag.train import train
 
+    threads = torch.get_num_threads() if threads is None else threads
+
+    check_resources(config)
     with training_progress(stderr_console(), config.train.steps, enabled=show_progress) as on_step:
         if also_on_step is not None:
             on_step = both(on_step, also_on_step)
@@ -375,7 +403,7 @@ def trained(
     sample: dict[str, Any] | None,
     show_progress: bool,
     engine: Engine = Engine.auto,
-    threads: int = 1,
+    threads: int | None = None,
 ):
     """A trained model: loaded from --run (trained by the engine it records), or trained now from the resolved
     config with `engine`. Returns (result, source)."""
@@ -384,6 +412,8 @@ def trained(
         from seqdiag.rundir import load_run
 
         result = load_run(run, device)
+        for note in result.notes:
+            print_info(note)
         if sample_overrides(sample):  # decoding options may still be chosen for a saved run, checked against it
             data = apply_overrides(result.config.to_dict(), sample_overrides(sample))
             result.config = config_from_dict(data)
@@ -399,5 +429,5 @@ def main() -> None:
 
 # The commands register themselves on `app` when imported; they import the names above, hence last (and by name,
 # since a module named like a parameter would shadow it here).
-for _command in ("train", "sample", "compare", "sweep", "presets", "plot"):
+for _command in ("train", "sample", "compare", "sweep", "presets", "plot", "check"):
     importlib.import_module(f"seqdiag.cli.{_command}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated
 
@@ -41,6 +42,7 @@ from seqdiag.cli import (
     user_errors,
 )
 from seqdiag.errors import SeqdiagError
+from seqdiag.render.messages import print_info
 
 
 @app.command()
@@ -84,12 +86,16 @@ def compare(
         if out is not None and out.exists():
             raise SeqdiagError(f"{out}: already exists; choose another --out")
         dev = prepare_torch(device, threads)
-        result, source = trained(run, resolved, dev, decoding_options, not json_, engine, threads)
-        inject_at = injection_steps(inject, result.config.sequence.length)
-        if out is not None:
-            from seqdiag.rundir import save_run
+        with contextlib.ExitStack() as stack:
+            if out is not None:  # locked and checked writable before training, so the training is not lost
+                from seqdiag.rundir import save_locked, writing
 
-            save_run(result, out)
+                for note in stack.enter_context(writing(out)):
+                    print_info(note)
+            result, source = trained(run, resolved, dev, decoding_options, not json_, engine, threads)
+            inject_at = injection_steps(inject, result.config.sequence.length)
+            if out is not None:
+                save_locked(result, out)
         from seqdiag.policy import Decoding
         from seqdiag.report import build_compare
 

@@ -21,6 +21,7 @@ from seqdiag.cli import (
     ThreadsOpt,
     app,
     check_export,
+    check_resources,
     choose_engine,
     parse_policies,
     prepare_torch,
@@ -67,6 +68,7 @@ def _sweep_now(
         if show_progress:
             console.print(f"training {n_seeds} seeds under {policy} ({index + 1}/{count}) as one batched stack")
 
+    check_resources(config, n_seeds)
     with training_progress(console, config.train.steps, enabled=show_progress) as on_step:
         return run_sweep(
             config, n_seeds, policies, device, on_policy=on_policy, on_step=on_step, engine=engine, threads=threads
@@ -83,6 +85,8 @@ def _grid_now(grid: Path, seeds, config, overrides, seed, policies, executor, ad
     cells = grid_cells(spec, config, overrides or [], seed)
     n_seeds = seeds or spec.seeds or DEFAULT_SWEEP_SEEDS
     if executor is Executor.local:
+        for cell in cells:
+            check_resources(cell.config, n_seeds)
         device_name = prepare_torch(device, threads)
     else:  # resolved on each Ray worker, which may have a GPU where this machine has none
         device_name = device.value
@@ -180,7 +184,7 @@ def sweep(
         n_seeds = seeds or DEFAULT_SWEEP_SEEDS
         dev = prepare_torch(device, threads)
         name = choose_engine(engine, resolved, dev, not json_)
-        result = _sweep_now(resolved, n_seeds, policies, dev, not json_, name, threads)
+        result = _sweep_now(resolved, n_seeds, policies, dev, not json_, name, 1 if threads is None else threads)
         if json_:
             print_json(result.to_json())
             return

@@ -40,10 +40,11 @@ def _train_and_save(
     resume_from=None,
     also_on_step=None,
     engine: str = "torch",
-    threads: int = 1,
+    threads: int | None = None,
 ):
-    """Train (or resume), stopping cleanly on Ctrl-C, and save atomically; a numerical fault saves the last good
-    state only where no run exists, so a failed train never clobbers one."""
+    """Train (or resume), stopping cleanly on a stop signal, and save atomically; a numerical fault saves the last
+    good state only where no run exists, so a failed train never clobbers one. The target is locked, checked
+    writable and tidied before training starts. Returns the result and the stop signal's number (or None)."""
     if engine == "torch":
         # Imported before the line below, which says training starts now: torch.optim imports torch._dynamo on
         # first use, which alone takes a second or two (the numba engine never builds a torch optimizer).
@@ -52,9 +53,11 @@ def _train_and_save(
     import seqdiag.render.progress  # noqa: F401
     import seqdiag.train  # noqa: F401
     from seqdiag.interrupt import stop_on_interrupt
-    from seqdiag.rundir import save_run
+    from seqdiag.rundir import save_locked, writing
 
-    with stop_on_interrupt() as should_stop:
+    with writing(target, force) as notes, stop_on_interrupt() as should_stop:
+        for note in notes:
+            print_info(note)
         start = resume_from.steps_done if resume_from is not None else 0
         print_info(f"training steps {start}..{config.train.steps} → {target} (Ctrl-C stops after the current step)")
         try:
@@ -67,12 +70,41 @@ def _train_and_save(
                 raise RunFailure(f"{exc}; nothing saved") from None
             if target.exists():
                 raise RunFailure(f"{exc}; {target} left unchanged") from None
-            save_run(exc.partial, target)  # type: ignore[arg-type]
+            save_locked(exc.partial, target)  # type: ignore[arg-type]
             steps = exc.partial.steps_done  # type: ignore[attr-defined]
             saved = f"the last good state (after step {steps}) is saved in {target} marked stopped"
             raise RunFailure(f"{exc}; {saved}") from None
-        save_run(result, target, force=force)
-    return result
+        save_locked(result, target, force=force)
+    return result, getattr(should_stop, "signum", None)
+
+
+def _resume_threads(previous, threads: int | None) -> None:
+    """Resume with the threads the run recorded (results depend on them), or warn when told otherwise."""
+    import torch
+
+    from seqdiag.device import available_cpus
+
+    recorded = previous.runtime.get("threads")
+    if recorded is None:
+        if threads is None:
+            print_warning(
+                "warning: the run does not record its thread count (an older seqdiag); resuming with 1 thread, "
+                "which reproduces it only if it ran with 1"
+            )
+        return
+    if threads is None:
+        if recorded > available_cpus():
+            print_warning(
+                f"warning: the run was trained with {recorded} threads, but {available_cpus()} CPUs are available; "
+                f"resuming with {available_cpus()}, so it may diverge from an uninterrupted run"
+            )
+            recorded = available_cpus()
+        torch.set_num_threads(recorded)
+    elif threads != recorded:
+        print_warning(
+            f"warning: --threads {threads}, but the run was trained with {recorded}; the resumed steps may differ "
+            f"from an uninterrupted run (leave --threads out to use {recorded})"
+        )
 
 
 @app.command()
@@ -98,7 +130,7 @@ def train(
         ),
     ] = None,
     device: DeviceOpt = Device.cpu,
-    threads: ThreadsOpt = 1,
+    threads: ThreadsOpt = None,
     engine: EngineOpt = Engine.auto,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
@@ -117,6 +149,9 @@ def train(
                 raise SeqdiagError("--resume continues the run's own config in place; drop --config/--set/--seed/--out")
             dev = prepare_torch(device, threads)
             previous = load_run(resume, dev)
+            for note in previous.notes:
+                print_info(note)
+            _resume_threads(previous, threads)
             if previous.stopped:
                 raise SeqdiagError(
                     f"{resume}: stopped by a numerical fault ({previous.stopped}); resuming would repeat it, "
@@ -135,16 +170,20 @@ def train(
 
             # A run resumes on the engine that trained it: the only way it ends bit-identical to one never stopped.
             engine = Engine(previous.engine) if previous.engine == "torch" or numba_installed() else Engine.auto
-        name = choose_engine(engine, resolved, dev, not json_)
+        engine_name = choose_engine(engine, resolved, dev, not json_)
         if tensorboard is not None:
             from seqdiag.sequence import ToySequence
             from seqdiag.tensorboard_log import TensorBoardLogger
 
             targets = ToySequence.from_config(resolved.sequence).target_text()
             with TensorBoardLogger(tensorboard, resolved, targets) as logger:
-                result = _train_and_save(resolved, dev, target, force, not json_, previous, logger, name, threads)
+                result, signum = _train_and_save(
+                    resolved, dev, target, force, not json_, previous, logger, engine_name, threads
+                )
         else:
-            result = _train_and_save(resolved, dev, target, force, not json_, previous, None, name, threads)
+            result, signum = _train_and_save(
+                resolved, dev, target, force, not json_, previous, None, engine_name, threads
+            )
         summary = summary_of(result)
         if json_:
             print_json({"command": "train", "run": str(target), "config": resolved.to_dict(), **summary})
@@ -158,8 +197,11 @@ def train(
             outputs, loss = summary["final_outputs"], summary["final_loss"]
             render_trained(stdout_console(), resolved, info, outputs, loss, target, result.seconds, result.losses[0])
         if result.interrupted:
+            import signal
+
+            name = signal.Signals(signum or signal.SIGINT).name
             print_warning(
-                f"interrupted after step {result.steps_done} of {resolved.train.steps}; saved {target} marked "
-                f"interrupted; continue with: seqdiag train --resume {target}"
+                f"interrupted after step {result.steps_done} of {resolved.train.steps} ({name}); saved {target} "
+                f"marked interrupted; continue with: seqdiag train --resume {target}"
             )
-            raise typer.Exit(code=130)
+            raise typer.Exit(code=128 + (signum or signal.SIGINT))

@@ -18,7 +18,9 @@ _HOME = {
         "ZERO_INPUT SEVERITY_STYLE MIN_FILE_WIDTH stdout_console save_recording stderr_console fitted_table header "
         "input_cell prediction_cell marked_output steps_after cell_mark"
     ),
-    "compare": "per_step_table history_table finding_text verdict_panel history_glance_table render_compare",
+    "compare": (
+        "per_step_table history_table finding_text verdict_panel verdict_box history_glance_table render_compare"
+    ),
     "depth": "matrix_table drift_table reliance_table recovery_table counting_table rollouts_table depth_tables",
     "sample": "p_target_strip render_sample",
     "sweep": "sweep_rates_table sweep_matrix_table render_sweep render_grid",
@@ -27,6 +29,7 @@ _HOME = {
     "plot": "render_plot",
     "progress": "training_progress",
     "messages": "print_error print_warning print_info",
+    "check": "check_step_table render_check",
 }
 _MODULE_OF = {name: module for module, names in _HOME.items() for name in names.split()}
 

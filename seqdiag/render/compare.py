@@ -23,7 +23,7 @@ from seqdiag.render.depth import depth_tables
 from seqdiag.sparkline import history_glance, sparkline
 
 if TYPE_CHECKING:
-    from seqdiag.diagnosis import Finding
+    from seqdiag.diagnosis import Finding, Verdict
     from seqdiag.report import CompareReport
     from seqdiag.sampling import Trace
 
@@ -128,7 +128,11 @@ def finding_text(finding: Finding) -> Text:
 
 
 def verdict_panel(report: CompareReport) -> Panel:
-    verdict = report.verdict
+    return verdict_box(report.verdict)
+
+
+def verdict_box(verdict: Verdict) -> Panel:
+    """The verdict's sentence, its findings as compiler diagnostics, and the fix (compare and check alike)."""
     parts: list[Text] = [Text(verdict.headline, style="bold"), Text("")]
     parts += [finding_text(f) for f in verdict.findings]
     parts.append(Text.assemble(("fix: ", "bold green"), verdict.fix))
