@@ -30,3 +30,7 @@ class RunFailure(Exception):
     def __init__(self, message: str, partial: object | None = None) -> None:
         super().__init__(message)
         self.partial = partial
+
+
+class OutputClosed(Exception):
+    """stdout was closed by the reader (`seqdiag compare | head -1`): not a failure, so exit 0, silently."""

@@ -10,8 +10,8 @@ import torch
 
 from seqdiag import __version__
 from seqdiag.config import Config
-from seqdiag.diagnosis import Evidence, Verdict, diagnose
 from seqdiag.drift import DriftReport, hidden_drift_report
+from seqdiag.findings import Evidence, Verdict, diagnose
 from seqdiag.history import HistoryStats, Snapshot, history_stats
 from seqdiag.matrix import PolicyMatrix
 from seqdiag.policy import Decoding, unroll
@@ -32,6 +32,8 @@ class RunInfo:
     steps_done: int
     interrupted: bool
     source: str  # "trained now" or the run directory
+    stopped: str | None = None  # the numerical fault that stopped training early, if one did
+    planned_steps: int | None = None  # train.steps of the run's config
     engine: str = "torch"  # what trained the model and took its history's snapshots (seqdiag.engine)
     torch_version: str = torch.__version__
     seqdiag_version: str = __version__
@@ -53,6 +55,7 @@ class CompareReport:
     stability: Stability | None = None
     rollouts: RolloutStats | None = None  # only with --rollouts N > 1
     matrix: PolicyMatrix | None = None  # only with --train
+    trained: Trace | None = None  # the model run on what training fed, when that is not teacher forcing
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,7 +80,25 @@ class CompareReport:
             "novelty": {m: dataclasses.asdict(n) for m, n in self.novelty.items()},
             "reliance": dataclasses.asdict(self.reliance),
             "findings": [dataclasses.asdict(f) for f in self.verdict.findings],
+            "summary": self.summary(),
         }
+
+    def summary(self) -> dict[str, Any]:
+        """The run in four numbers: right per procedure, targets, late loss spikes, lost teacher-forced steps.
+
+        `compare --test-fixes` reports a fix as this summary before and after it; a plain `compare --json` with
+        the same overrides reports the same object.
+        """
+        return summary_of(self.traces, self.stability)
+
+
+def summary_of(traces: dict[str, Trace], stability: Stability | None) -> dict[str, Any]:
+    return {
+        "right": {mode: trace.correct_count for mode, trace in traces.items()},
+        "targets": len(traces["teacher"].targets),
+        "late_spikes": len(stability.spikes) if stability is not None else 0,
+        "teacher_flips": len(stability.teacher_flips) if stability is not None else 0,
+    }
 
 
 def _reliance_json(reliance: InputReliance) -> dict[str, Any]:
@@ -182,10 +203,15 @@ def build_compare(
     # What training fed, under its own policy: exact for teacher and zeros; for free and scheduled, what the
     # final model feeds itself (plus the true symbols, which scheduled sampling also fed).
     train_fed = run_procedure(model, sequence, "teacher").inputs[0, 0]
+    trained: Trace | None = None
     if config.train.policy != "teacher":
         with torch.no_grad():
             true_inputs = sequence.input_vectors()[None, None].to(model.embed_weight.device)
-            fed = unroll(model, true_inputs, training_policy(config.train, result.steps_done)).inputs[0, 0]
+            policy = training_policy(config.train, result.steps_done)
+            coins = torch.Generator().manual_seed(config.seed)
+            as_trained = unroll(model, true_inputs, policy, generator=coins)
+        trained = trace_of(as_trained, sequence, config.train.policy)
+        fed = as_trained.inputs[0, 0]
         train_fed = torch.cat([train_fed, fed]) if config.train.policy == "scheduled" else fed
     novelty = {m: input_novelty(train_fed, r.inputs[0, 0]) for m, r in rollouts.items()}
     reliance = input_reliance(model, sequence)
@@ -210,27 +236,43 @@ def build_compare(
         config.train.lr,
         config.train.eps,
     )
+    targets = sequence.target_text()
+    stats = {m: history_stats(result.history, m, targets) for m in MODES}
     evidence = Evidence(
-        traces,
-        result.history,
-        novelty,
-        reliance,
-        training_symbols,
-        config.train.policy,
-        result.steps_done,
+        traces=traces,
+        history=result.history,
+        history_stats=stats,
+        novelty=novelty,
+        reliance=reliance,
+        training_symbols=training_symbols,
+        train_policy=config.train.policy,
+        steps=result.steps_done,
+        trained=trained,
+        planned_steps=config.train.steps,
+        interrupted=result.interrupted,
+        stopped=result.stopped,
+        optimizer=config.train.optimizer,
+        lr=config.train.lr,
         drift=drift,
         recovery=recovery,
         stability=steady,
         rollouts=stochastic,
         matrix=matrix,
     )
-    targets = sequence.target_text()
     return CompareReport(
         config=config,
-        run=RunInfo(config.seed, result.steps_done, result.interrupted, source, result.engine),
+        run=RunInfo(
+            config.seed,
+            result.steps_done,
+            result.interrupted,
+            source,
+            result.stopped,
+            config.train.steps,
+            result.engine,
+        ),  # fmt: skip
         traces=traces,
         history=result.history,
-        history_stats={m: history_stats(result.history, m, targets) for m in MODES},
+        history_stats=stats,
         losses=result.losses[0],
         novelty=novelty,
         reliance=reliance,
@@ -240,6 +282,7 @@ def build_compare(
         stability=steady,
         rollouts=stochastic,
         matrix=matrix,
+        trained=trained,
     )
 
 
@@ -269,5 +312,8 @@ def build_sample(result: TrainResult, source: str, mode: str, decoding: Decoding
     generator = torch.Generator().manual_seed(result.config.seed)
     rollout = run_procedure(result.model, result.sequence, mode, decoding, generator=generator)
     trace = trace_of(rollout, result.sequence, mode)
-    run = RunInfo(result.config.seed, result.steps_done, result.interrupted, source, result.engine)
+    run = RunInfo(
+        result.config.seed, result.steps_done, result.interrupted, source, result.stopped, result.config.train.steps,
+        result.engine,
+    )  # fmt: skip
     return SampleReport(result.config, run, mode, decoding, trace)

@@ -1,12 +1,10 @@
 """Counting and stability: when the end symbol comes out, when it was learned, and late-training spikes.
 
-The pattern needs only the last input; the end symbol needs the model to count the steps, so it is
-learned much later and apart. Late in training, RMSprop and Adam divide each gradient by the root of
-its running square plus `eps`; when gradients are tiny, that quotient is no longer small, updates stay
-about `lr` in size, and the loss spikes after it has nearly converged. This module measures all three
-from a finished run: where each procedure emits the end symbol, the learning curve of the pattern
-and of the end symbol from the history, loss spikes, teacher-forced output flips, and the optimizer's
-final denominators.
+The end symbol is judged apart from the pattern: it is often learned much later. This module measures,
+from a finished run, where each procedure emits the end symbol, the learning curve of the pattern and of
+the end symbol from the history, loss spikes after the loss first fell below a quarter of its start,
+teacher-forced regressions (a right step lost between checkpoints), and the optimizer's final
+denominators (kept as data; no mechanism is inferred from them).
 """
 
 from __future__ import annotations
@@ -58,7 +56,7 @@ class Stability:
     near_converged_at: int | None
     spikes: list[LossSpike]  # one per event (the largest step of each), in step order
     spike_steps: int  # steps over the threshold, before merging into events
-    teacher_flips: list[int]  # checkpoint steps where the teacher-forced output changed after first right
+    teacher_flips: list[int]  # checkpoint steps where a teacher-forced step right before is wrong (teacher_regressions)
     optimizer: str
     lr: float
     eps: float
@@ -122,6 +120,22 @@ def _denominators(optimizer_state: dict) -> torch.Tensor | None:
     return torch.cat(parts).sqrt() if parts else None
 
 
+def teacher_regressions(history: list[Snapshot], targets: str) -> list[int]:
+    """Checkpoint steps, after the pattern was first right, at which a teacher-forced step right at the checkpoint
+    before is wrong: a right answer lost. Learning a step (the end symbol, say) is not one."""
+    outputs = [s.outputs["teacher"] for s in history]
+    first_right = next((i for i, o in enumerate(outputs) if is_right(o, targets)), None)
+    if first_right is None:
+        return []
+
+    def right_at(output: str) -> set[int]:
+        return {t for t, (p, g) in enumerate(zip(output, targets, strict=False)) if p == g}
+
+    return [
+        history[i].step for i in range(first_right + 1, len(history)) if right_at(outputs[i - 1]) - right_at(outputs[i])
+    ]
+
+
 def stability(
     traces: dict[str, Trace],
     history: list[Snapshot],
@@ -138,12 +152,7 @@ def stability(
     modes = [m for m in ("teacher", "free", "zeros") if history and m in history[0].outputs]
     curves = [learning_curve(history, m, targets) for m in modes]
     near, spikes, spike_steps = loss_spikes(losses)
-    flips = []
-    first_right = next((i for i, s in enumerate(history) if is_right(s.outputs["teacher"], targets)), None)
-    if first_right is not None:
-        for prev, cur in zip(history[first_right:], history[first_right + 1 :], strict=False):
-            if cur.outputs["teacher"] != prev.outputs["teacher"]:
-                flips.append(cur.step)
+    flips = teacher_regressions(history, targets)
     denominators = _denominators(optimizer_state) if optimizer in ("rmsprop", "adam") else None
     return Stability(
         end_step=end_step,

@@ -191,3 +191,52 @@ def test_prompt_longer_than_the_sequence_allows(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(SeqdiagError, match="no such file"):
         check_file(tmp_path / "nope.py")
+
+
+# --- the recurrent state, read from the nn.LSTM's own arguments ----------------------------------------------------
+
+CHAR_LSTM_USER = """
+import sys
+sys.path.insert(0, {examples!r})
+import torch
+from char_lstm_model import text, trained, vocab
+
+model = trained()
+sequence = text
+
+
+def generate(model, prompt, n):
+    logits, h0 = model(torch.tensor([prompt]))
+    out = [int(logits[0, -1].argmax())]
+    for _ in range(n - 1):
+        logits, h = model(torch.tensor([[out[-1]]]), {state})
+        out.append(int(logits[0, -1].argmax()))
+    return out
+"""
+
+
+@pytest.mark.parametrize(
+    ("state", "kind", "how"),
+    [
+        ("h0", "stale", "the state returned by model call 1 (the one on the prompt)"),
+        ("(torch.zeros(1, 1, 48), torch.zeros(1, 1, 48))", "fresh", "a zero state"),
+        ("(h0[0] + 1, h0[1])", "other", "a state the model did not return"),
+    ],
+)
+def test_a_state_that_is_not_the_previous_calls_is_named(tmp_path, state, kind, how):
+    path = _user(tmp_path, CHAR_LSTM_USER.format(examples=str(EXAMPLES), state=state))
+    report = check_file(path)
+    finding = report.verdict.findings[0]
+    assert finding.id == "sampler-state-reset"
+    assert finding.data["kind"] == kind and finding.data["state"] == how
+    steps = report.sequences[0].steps
+    assert steps[1].state == ("carried" if kind == "stale" else kind)  # h0 is the previous state at step 1
+    assert all(s.state == kind for s in steps[2:])
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_a_longer_prompt_gives_the_same_diagnosis(name):
+    """--prompt 4: the sampler gets four symbols (per-token warm-up calls, or one call over the prompt)."""
+    report = check_file(EXAMPLES / name, prompt=4)
+    assert report.verdict.findings[0].id == EXPECTED[name], report.verdict.headline
+    assert report.sequences[0].prompt == report.sequences[0].prompt[:4] and len(report.sequences[0].prompt) == 4

@@ -48,8 +48,12 @@ def test_compare_json_has_the_documented_shape(runner, tiny_overrides):
 def test_compare_renders_three_parts(runner, tiny_overrides):
     result = runner.invoke(app, ["compare", *_set(tiny_overrides)])
     assert result.exit_code == 0, result.output
-    for part in ("Per step", "Through training", "Verdict", "fix:", "seed 0", "torch"):
+    for part in ("verdict:", "Per step", "Training at a glance", "Findings", "fix:", "seed 0", "torch"):
         assert part in result.stdout
+    assert "Through training" not in result.stdout  # the history table is behind --full
+    full = runner.invoke(app, ["compare", "--full", *_set(tiny_overrides)])
+    assert full.exit_code == 0, full.output
+    assert "Through training" in full.stdout and "Input reliance" in full.stdout
 
 
 def test_train_then_sample_and_compare_from_run(runner, tiny_overrides, tmp_path):

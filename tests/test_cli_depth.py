@@ -55,9 +55,9 @@ def test_compare_without_train_has_no_matrix_but_the_other_sections(runner, tiny
 
 
 def test_compare_renders_the_depth_tables(runner, tiny_overrides):
-    result = runner.invoke(app, ["compare", "--train", "teacher,zeros", *_set(tiny_overrides)])
+    result = runner.invoke(app, ["compare", "--full", "--train", "teacher,zeros", *_set(tiny_overrides)])
     assert result.exit_code == 0, result.output
-    for part in ("Policy matrix", "Hidden-state drift", "Input reliance", "Error recovery", "Counting", "Verdict"):
+    for part in ("Policy matrix", "Hidden-state drift", "Input reliance", "Error recovery", "Counting", "Findings"):
         assert part in result.stdout
     assert "trained zeros" in result.stdout
 

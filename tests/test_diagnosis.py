@@ -1,7 +1,7 @@
 """The verdict on a trained tiny model and on hand-built evidence whose answer is known."""
 
-from seqdiag.diagnosis import Evidence, diagnose
-from seqdiag.history import Snapshot
+from seqdiag.findings import Evidence, diagnose
+from seqdiag.history import Snapshot, history_stats
 from seqdiag.probes import InputNovelty, InputReliance
 from seqdiag.report import build_compare
 from seqdiag.sampling import StepRecord, Trace
@@ -9,26 +9,29 @@ from seqdiag.sampling import StepRecord, Trace
 TARGETS = "0101S"
 
 
-def _trace(mode: str, output: str, inputs: list[str | None]) -> Trace:
+def _trace(mode: str, output: str, inputs: list[str | None], p_right: float = 0.9) -> Trace:
     steps = [
-        StepRecord(t, inputs[t], p, TARGETS[t], p == TARGETS[t], 0.9, 0.9 if p == TARGETS[t] else 0.1, 0.3, [0.0, 0.0])
+        StepRecord(
+            t, inputs[t], p, TARGETS[t], p == TARGETS[t], 0.9, p_right if p == TARGETS[t] else 0.1, 0.3, [0.0, 0.0]
+        )
         for t, p in enumerate(output)
     ]
     return Trace(mode, steps, TARGETS, 2)
 
 
-def _evidence(zeros_output: str, teacher_output: str = "0101S") -> Evidence:
+def _evidence(zeros_output: str, teacher_output: str = "0101S", outs=None, losses=None, **extra) -> Evidence:
     traces = {
         "teacher": _trace("teacher", teacher_output, ["S", "0", "1", "0", "1"]),
         "free": _trace("free", teacher_output, ["S", *teacher_output[:4]]),
         "zeros": _trace("zeros", zeros_output, ["S", None, None, None]),
         "refeed": _trace("refeed", teacher_output, ["S", *teacher_output[:4]]),
     }
-    outs = ["0000", "0101", "0000", "0101", zeros_output]
+    outs = outs or ["0000", "0101", "0000", "0101", zeros_output]
+    losses = losses or [1.0 / (i + 1) for i in range(len(outs))]
     history = [
         Snapshot(
             step=i * 10,
-            loss=1.0 / (i + 1),
+            loss=losses[i],
             outputs={"teacher": "0101S", "free": "0101S", "zeros": z, "refeed": "0101S"},
             accuracy={},
         )
@@ -43,7 +46,9 @@ def _evidence(zeros_output: str, teacher_output: str = "0101S") -> Evidence:
         ),
         training_symbols=["0", "1", "S"],
         train_policy="teacher",
-        steps=40,
+        steps=10 * (len(outs) - 1),
+        history_stats={m: history_stats(history, m, TARGETS) for m in traces},
+        **extra,
     )
 
 
@@ -55,7 +60,8 @@ def test_zeros_failure_is_ranked_first_with_measured_numbers():
     assert top.data["unseen"] == 3 and top.data["zero_vectors"] == 3
     assert any("3 of its 4 inputs are zero vectors" in line for line in top.evidence)
     assert verdict.headline.startswith(
-        "Training converged (teacher-forced 5/5); free-running matches it (5/5); the zeros sampler does not (2/5)"
+        "Training converged (teacher-forced 5/5); free-running matches teacher-forced (5/5); the zeros sampler "
+        "does not (2/5): it feeds inputs training never fed"
     )
     ids = {f.id for f in verdict.findings}
     assert {
@@ -87,14 +93,15 @@ def test_one_late_teacher_error_is_nearly_converged_and_free_matches_up_to_it():
     assert nearly.explains == 3  # its error in teacher, and the same error carried into free and refeed
     explains = [f.explains for f in verdict.findings]
     assert explains == sorted(explains, reverse=True)
-    assert "first error at step 1" in verdict.headline and "matches it up to that error" in verdict.headline
+    assert "first error at step 1" in verdict.headline
+    assert "matches teacher-forced up to its first error" in verdict.headline
 
 
 def test_zeros_right_by_chance_is_a_warning_not_an_error():
     verdict = diagnose(_evidence("0101"))
     unseen = next(f for f in verdict.findings if f.id == "zeros-unseen-inputs")
     assert unseen.severity == "warning"
-    assert "happens to match" in verdict.headline
+    assert "right on the pattern by chance" in verdict.headline
 
 
 def test_verdict_on_trained_tiny_model(trained_tiny):
@@ -115,11 +122,11 @@ def test_sampled_free_running_that_departs_early_is_not_said_to_match():
     ev = _evidence("0000")
     ev.traces["free"] = _trace("free", "0100S", ["S", "0", "1", "0", "0"])  # a sampled slip at step 3
     verdict = diagnose(ev)
-    assert "free-running departs from it at step 3" in verdict.headline
+    assert "free-running departs from teacher-forced at step 3" in verdict.headline
     differs = next(f for f in verdict.findings if f.id == "free-differs-from-teacher")
-    assert any("differs from teacher-forced at step 3" in line for line in differs.evidence)
+    assert any("differs from teacher-forced at step 3, before any" in line for line in differs.evidence)
 
 
 def test_end_symbol_missing_is_converged_on_the_pattern_only():
     verdict = diagnose(_evidence("0000", teacher_output="01010"))
-    assert verdict.headline.startswith("Training converged on the pattern, not yet on the end symbol")
+    assert verdict.headline.startswith("Training converged on the pattern, not on the end symbol")

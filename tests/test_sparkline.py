@@ -72,11 +72,19 @@ def test_compare_prints_the_glance(trained_tiny):
 
     report = build_compare(trained_tiny, "trained now")
     console = Console(width=100, color_system=None, file=io.StringIO())
-    console.print(history_glance_table(report))
+    console.print(history_glance_table(report, console.width))
     text = console.file.getvalue()
     lines = text.splitlines()
-    assert lines[0].startswith("At a glance")
-    strips = {line.split()[0]: line.split()[1] for line in lines[1:5]}
+    assert lines[0].startswith("Training at a glance")
+    blocks = set("▁▂▃▄▅▆▇█")
+    rows = [w.split() for w in lines[1:] if not w.startswith("one column") and any(set(x) <= blocks for x in w.split())]
+    # a row is `label [= label ...] strip summary`; procedures with the same strip share one row
+    strips = {}
+    for words in rows:
+        at = next(i for i, w in enumerate(words) if set(w) <= set("▁▂▃▄▅▆▇█"))
+        for name in words[:at]:
+            if name != "=":
+                strips[name] = words[at]
     assert set(strips) == {"loss", "teacher", "free", "zeros"}
     assert {len(strip) for strip in strips.values()} == {len(report.history)}  # one column per checkpoint
     assert f"right at {report.history_stats['free'].right}/{len(report.history)}" in text
@@ -90,11 +98,11 @@ def test_loss_line_is_a_log_sparkline_from_first_to_last():
 
 
 GLANCE_GOLDEN = """\
-At a glance
-   loss  █▅▁▅  1.0000 → 0.1000 (mean per column, log scale)
+Training at a glance
+   loss  █▅▁▅  1.0000 → 0.1000
 teacher  ▁███  right at 3/4, reverted 0×
    free  ▁█▁█  right at 2/4, reverted 1×
-one column per checkpoint, steps 0–30 · █ = pattern right, ▁ = wrong
+one column per checkpoint, steps 0–30 · █ = pattern right, ▁ = wrong · loss: mean per column, log scale
 """
 
 
@@ -117,7 +125,7 @@ def _glance_report():
 def render_glance_golden() -> str:
     from seqdiag.render import history_glance_table
 
-    console = Console(width=100, color_system=None, file=io.StringIO())
+    console = Console(width=120, color_system=None, file=io.StringIO())
     console.print(history_glance_table(_glance_report()))
     return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"
 

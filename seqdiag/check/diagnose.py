@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import torch
 
-from seqdiag.check.record import FRESH, OTHER, OTHER_STATE, UNKNOWN, ZERO
+from seqdiag.check.record import FRESH, OTHER, OTHER_STATE, STALE, UNKNOWN, ZERO
 from seqdiag.check.reference import Reference
 from seqdiag.check.report import CheckStep, Intervention, ProcedureStep, SequenceCheck
 from seqdiag.check.sampler import SamplerRun
-from seqdiag.diagnosis import Finding, Verdict, _fmt_steps
+from seqdiag.findings import Finding, Verdict
+from seqdiag.findings.base import fmt_steps as _fmt_steps
 
 IDS = (
     "sampler-matches",
@@ -314,15 +315,16 @@ def classify(ev: SequenceEvidence, check: SequenceCheck, vocab: list[str], many:
 
     # 5. A fresh (or foreign) state, or a truncated window: the model sees less than the whole prefix.
     rest = [i for i in range(1, n) if i not in covered]
+    evaluations = ev.run.recording.evaluations
     reset = [
         i
         for i in rest
         if ev.run.recurrent
-        and rows[i].state in (FRESH, OTHER_STATE)
         and (
-            kinds[i] == "window"
-            and len(ev.run.recording.evaluations[rows[i].evaluation].items) == 1
-            or rows[i].state == OTHER_STATE
+            rows[i].state in (STALE, OTHER_STATE)
+            or rows[i].state == FRESH
+            and kinds[i] == "window"
+            and len(evaluations[rows[i].evaluation].items) == 1
         )
     ]
     window = [i for i in rest if kinds[i] == "window" and i not in reset]
@@ -343,13 +345,27 @@ def classify(ev: SequenceEvidence, check: SequenceCheck, vocab: list[str], many:
         else None
     )
     if reset and not harmless:
-        fresh = [i for i in reset if rows[i].state == FRESH]
-        how = rows[fresh[0]].fresh_how if fresh else "a state it did not return"
-        evidence = [
-            f"at steps {_fmt_steps(reset)} the recurrent state going in is {how}"
-            + ("" if fresh else " (not the one the previous call returned)")
-            + f", so the model sees {w} token{'s' if w != 1 else ''} instead of the whole prefix"
-        ]
+        kind = Counter(rows[i].state for i in reset).most_common(1)[0][0]
+        first = next(i for i in reset if rows[i].state == kind)
+        sees_text = f"the model sees {w} token{'s' if w != 1 else ''} instead of the whole prefix"
+        if kind == FRESH:
+            how = rows[first].fresh_how
+            title = f"the sampler resets the recurrent state: {how} goes in at {len(reset)}/{n} steps"
+            fed_state = f"the recurrent state going in is {how}"
+        elif kind == STALE:
+            source = rows[first].stale_source
+            call = evaluations[source].call + 1 if source is not None else 0
+            on_prompt = source is not None and source == rows[0].evaluation
+            how = f"the state returned by model call {call}" + (" (the one on the prompt)" if on_prompt else "")
+            title = (
+                f"the sampler passes a stale recurrent state: {how}, not the previous call's ({len(reset)}/{n} steps)"
+            )
+            fed_state = f"the recurrent state going in is {how}, not the one the previous call returned"
+        else:
+            how = "a state the model did not return"
+            title = f"the sampler passes a recurrent state the model never returned ({len(reset)}/{n} steps)"
+            fed_state = "the recurrent state going in is neither fresh nor one the model returned"
+        evidence = [f"at steps {_fmt_steps(reset)} {fed_state}, so {sees_text}"]
         if measured:
             evidence.append(measured)
         evidence.append(_counts(check))
@@ -357,13 +373,15 @@ def classify(ev: SequenceEvidence, check: SequenceCheck, vocab: list[str], many:
             Finding(
                 id="sampler-state-reset",
                 severity="error",
-                title=f"the sampler resets the recurrent state after the first step ({len(reset)}/{n} steps)",
+                title=title,
                 where=where(reset),
                 evidence=evidence,
-                help="pass the state returned by the previous call: `out, state = model(x, state)`, starting from "
-                f"the state after the prompt (free-running, which keeps the whole prefix, gets {free_correct}/{n})",
+                help="pass the state returned by the previous call into the next one: `out, state = model(x, state)`, "
+                "starting from the state after the prompt"
+                + (", not one kept from an earlier call" if kind != FRESH else "")
+                + f" (free-running, which keeps the whole prefix, gets {free_correct}/{n})",
                 explains=_wrong_from(check, reset),
-                data={"steps": reset, "sees": w, "state": how},
+                data={"steps": reset, "sees": w, "state": how, "kind": kind},
             )
         )
         covered |= set(reset)

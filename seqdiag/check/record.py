@@ -30,7 +30,8 @@ RECURRENT = (nn.RNNBase, nn.RNNCellBase)
 STATELESS = "stateless"  # no recurrent module ran
 CARRIED = "carried"  # each recurrent module got the state it returned on its previous call
 FRESH = "fresh"  # a recurrent module got no state (None) or zeros
-OTHER_STATE = "other"  # a state that is neither fresh nor the one it returned last
+STALE = "stale"  # the state a recurrent module returned at an earlier call, not at its previous one
+OTHER_STATE = "other"  # a state that is neither fresh nor one it returned
 
 
 def _detach(value: Any) -> Any:
@@ -63,7 +64,8 @@ class StateIn:
     """The state one recurrent module got at its first call within an evaluation."""
 
     module: str
-    kind: str  # none | zeros | carried | other
+    kind: str  # none | zeros | carried | stale | other
+    source: int | None = None  # stale: the evaluation that returned this state
 
 
 @dataclass
@@ -83,9 +85,17 @@ class Evaluation:
         kinds = {s.kind for s in self.states}
         if "other" in kinds:
             return OTHER_STATE
+        if "stale" in kinds:
+            return STALE
         if kinds & {"none", "zeros"}:
             return FRESH
         return CARRIED
+
+    @property
+    def stale_source(self) -> int | None:
+        """For a stale state: the (earliest) evaluation whose returned state was passed in again."""
+        sources = [s.source for s in self.states if s.kind == "stale" and s.source is not None]
+        return min(sources) if sources else None
 
     @property
     def fresh_how(self) -> str:
@@ -151,6 +161,7 @@ class Recorder:
         self._depth = 0
         self._stack: list[_Call] = []
         self._last_state: dict[str, Any] = {}
+        self._returned: dict[str, list[tuple[int, Any]]] = {}  # per module: (evaluation, state it returned)
         self._pending: list[_Call] = []  # outer calls of the evaluation being built
         self._pending_states: dict[str, StateIn] = {}
         self._outer = 0
@@ -173,17 +184,22 @@ class Recorder:
             self._stack.append(call)
             if isinstance(module, RECURRENT) and label not in self._pending_states:
                 hx = args[1] if len(args) > 1 else kwargs.get("hx")
-                self._pending_states[label] = StateIn(label, self._state_kind(label, hx))
+                self._pending_states[label] = self._state_in(label, hx)
 
         return hook
 
-    def _state_kind(self, label: str, hx: Any) -> str:
+    def _state_in(self, label: str, hx: Any) -> StateIn:
         if hx is None:
-            return "none"
+            return StateIn(label, "none")
+        if _same(hx, self._last_state.get(label)):
+            return StateIn(label, "carried")
         tensors = _tensors(hx)
-        if tensors and all(bool((t == 0).all()) for t in tensors) and not _same(hx, self._last_state.get(label)):
-            return "zeros"
-        return "carried" if _same(hx, self._last_state.get(label)) else "other"
+        if tensors and all(bool((t == 0).all()) for t in tensors):
+            return StateIn(label, "zeros")
+        for evaluation, state in reversed(self._returned.get(label, [])):
+            if _same(hx, state):
+                return StateIn(label, "stale", evaluation)
+        return StateIn(label, "other")
 
     def _post(self, label: str, module: nn.Module) -> Callable[..., Any]:
         def hook(mod: nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any], output: Any) -> Any:
@@ -192,6 +208,8 @@ class Recorder:
             if isinstance(module, RECURRENT):
                 state = output[1] if isinstance(module, nn.RNNBase) else output
                 self._last_state[label] = _detach(state)
+                evaluation = len(self.recording.evaluations)  # the one being built
+                self._returned.setdefault(label, []).append((evaluation, self._last_state[label]))
             if call.depth != 0:
                 return None
             index = self._outer
@@ -224,7 +242,7 @@ class Recorder:
             items = read_items(call.args, self.vocab_size)
             if items is not None:
                 break
-        rows = logits.detach().float().reshape(-1, self.vocab_size)
+        rows = logits.detach().float().cpu().reshape(-1, self.vocab_size)
         if items is None:
             items = [UNKNOWN] * rows.shape[0]
         evaluation = Evaluation(

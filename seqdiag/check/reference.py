@@ -44,8 +44,12 @@ def make_forward(user: UserFile) -> Forward:
     vocab_size = len(user.vocab)
     path: Path = user.path
 
+    parameter = next(iter(user.model.parameters()), None)
+    device = parameter.device if parameter is not None else torch.device("cpu")
+
     def call(tokens: torch.Tensor) -> torch.Tensor:
         name = "forward(model, tokens)" if user.forward is not None else "model(tokens[None])"
+        tokens = tokens.to(device)  # where the model's weights are
         try:
             out = user.forward(user.model, tokens) if user.forward is not None else user.model(tokens[None])
         except Exception as exc:
@@ -58,14 +62,14 @@ def make_forward(user: UserFile) -> Forward:
                     f"{path}: model(tokens[None]) returned no (1, {len(tokens)}, {vocab_size}) tensor; "
                     "define forward(model, tokens) returning (T, V) logits"
                 )
-            return found[0].detach().float()
+            return found[0].detach().float().cpu()
         if not isinstance(out, torch.Tensor) or tuple(out.shape) != (len(tokens), vocab_size):
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise SeqdiagError(
                 f"{path}: forward(model, tokens) returned {shape} for {len(tokens)} tokens; "
                 f"expected ({len(tokens)}, {vocab_size}) logits"
             )
-        return out.detach().float()
+        return out.detach().float().cpu()
 
     return call
 

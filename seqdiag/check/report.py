@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from seqdiag.diagnosis import Verdict
+from seqdiag.findings import Verdict
 
 
 @dataclass(frozen=True)

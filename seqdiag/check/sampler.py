@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 
-from seqdiag.check.record import CARRIED, OTHER_STATE, UNKNOWN, Evaluation, Recorder, Recording
+from seqdiag.check.record import CARRIED, OTHER_STATE, STALE, UNKNOWN, Evaluation, Recorder, Recording
 from seqdiag.check.user import UserFile, describe_exception
 from seqdiag.errors import SeqdiagError
 
@@ -35,6 +35,7 @@ class Row:
     context: list[int]  # items, oldest first
     state: str  # the evaluation's state kind
     fresh_how: str
+    stale_source: int | None  # a stale state: the evaluation that returned it
     logits: torch.Tensor  # (V,)
 
 
@@ -76,11 +77,15 @@ def _returned_ids(value: Any, n: int, vocab_size: int, path: Path) -> list[int]:
 def _rows(evaluations: list[Evaluation]) -> list[list[Row]]:
     """Per evaluation, its rows with their contexts."""
     carried: list[int] = []
+    after: list[list[int]] = []  # per evaluation, the context its returned state holds
     out: list[list[Row]] = []
     for ev in evaluations:
+        source = ev.stale_source
         if ev.state == CARRIED:
             base = carried
-        elif ev.state == OTHER_STATE:
+        elif ev.state == STALE and source is not None and source < len(after):
+            base = after[source]
+        elif ev.state in (OTHER_STATE, STALE):
             base = [UNKNOWN]
         else:  # stateless, or a fresh state
             base = []
@@ -90,9 +95,10 @@ def _rows(evaluations: list[Evaluation]) -> list[list[Row]]:
         for r in range(n_rows):
             upto = first_pos + r + 1
             context = base + ev.items[: max(upto, 0)]
-            rows.append(Row(ev.index, ev.call, r, context, ev.state, ev.fresh_how, ev.logits[r]))
+            rows.append(Row(ev.index, ev.call, r, context, ev.state, ev.fresh_how, source, ev.logits[r]))
         out.append(rows)
         carried = base + ev.items
+        after.append(carried)
     return out
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import math
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +22,7 @@ import typer
 from typer.core import TyperGroup
 
 from seqdiag.config import Config, load_config
-from seqdiag.errors import RunFailure, SeqdiagError
+from seqdiag.errors import OutputClosed, RunFailure, SeqdiagError
 from seqdiag.render.messages import print_error, print_info, print_warning
 
 
@@ -43,6 +44,14 @@ class OneLineErrors(TyperGroup):
             return super().main(*passed, False, windows_expand_args, **kwargs)
         try:
             code = super().main(*passed, False, windows_expand_args, **kwargs)
+        except OutputClosed:  # the reader closed stdout (| head): what it wanted is written; no error
+            _silence_stdout()
+            sys.exit(0)
+        except _Interrupted as exc:
+            from seqdiag.interrupt import exit_code
+
+            print_warning("interrupted")
+            sys.exit(exit_code(exc.__cause__ or KeyboardInterrupt()))
         except typer.Abort as exc:
             if isinstance(exc.__cause__, KeyboardInterrupt):  # a stop signal while Click parsed the arguments
                 from seqdiag.interrupt import exit_code
@@ -63,6 +72,26 @@ class OneLineErrors(TyperGroup):
                 print_error(message + hint)
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
         sys.exit(code if isinstance(code, int) else 0)
+
+    def invoke(self, ctx: Any) -> Any:
+        # Click answers Ctrl-C with a blank line on stderr and "Aborted!"; one line and exit code 130 instead.
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise _Interrupted from None
+
+
+class _Interrupted(Exception):
+    """Ctrl-C outside a command's own handling (e.g. while importing torch)."""
+
+
+def _silence_stdout() -> None:
+    """After the reader closed stdout, point it at /dev/null so the interpreter's final flush cannot complain."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (e.g. under a test runner): nothing to flush
+        pass
 
 
 app = typer.Typer(
@@ -325,7 +354,11 @@ def print_json(data: dict[str, Any]) -> None:
         print_info(
             f"warning: {non_finite} values are NaN or infinite (the model's outputs overflowed); written as null"
         )
-    sys.stdout.write(json.dumps(clean, indent=2, allow_nan=False) + "\n")
+    try:
+        sys.stdout.write(json.dumps(clean, indent=2, allow_nan=False) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise OutputClosed from None
 
 
 def finite_or_null(value: Any) -> tuple[Any, int]:
@@ -362,12 +395,11 @@ def choose_engine(engine: Engine | str, config: Config, device: str, show_progre
 
 def train_now(
     config: Config, device: str, show_progress: bool, also_on_step=None, engine: str = "torch",
-    threads: int | None = None, **options: Any,
+    threads: int | None = None, label: str = "training", **options: Any,
 ):  # fmt: skip
-    """Train with a progress bar on stderr; `also_on_step` (e.g. a TensorBoard logger) sees every step too.
-
-    `engine` is what `choose_engine` returned; `threads` the numba kernel's threads (default: torch's, as
-    `prepare_torch` set them)."""
+    """Train with a progress bar on stderr, headed `label`; `also_on_step` (e.g. a TensorBoard logger) sees every
+    step too. `engine` is what `choose_engine` returned; `threads` the numba kernel's threads (default: torch's,
+    as `prepare_torch` set them)."""
     import torch
 
     from seqdiag.render.common import stderr_console
@@ -377,7 +409,7 @@ def train_now(
     threads = torch.get_num_threads() if threads is None else threads
 
     check_resources(config)
-    with training_progress(stderr_console(), config.train.steps, enabled=show_progress) as on_step:
+    with training_progress(stderr_console(), config.train.steps, enabled=show_progress, label=label) as on_step:
         if also_on_step is not None:
             on_step = both(on_step, also_on_step)
         return train(config, device=device, on_step=on_step, engine=engine, threads=threads, **options)
@@ -404,6 +436,7 @@ def trained(
     show_progress: bool,
     engine: Engine = Engine.auto,
     threads: int | None = None,
+    label: str = "training",
 ):
     """A trained model: loaded from --run (trained by the engine it records), or trained now from the resolved
     config with `engine`. Returns (result, source)."""
@@ -420,7 +453,7 @@ def trained(
         return result, str(run)
     assert resolved is not None, "a config is resolved whenever no --run is given"
     name = choose_engine(engine, resolved, device, show_progress)
-    return train_now(resolved, device, show_progress, engine=name, threads=threads), "trained now"
+    return train_now(resolved, device, show_progress, engine=name, threads=threads, label=label), "trained now"
 
 
 def main() -> None:

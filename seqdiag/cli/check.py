@@ -55,7 +55,9 @@ def check(
         check_export(export, json_)
         import torch
 
-        torch.set_num_threads(1 if threads is None else threads)
+        from seqdiag.device import check_threads
+
+        torch.set_num_threads(check_threads(1 if threads is None else threads))
         from seqdiag.check import check_file
 
         report = check_file(file, prompt)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -57,6 +58,11 @@ def compare(
     rollouts: RolloutsOpt = 1,
     inject: InjectOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also save the trained run here.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="With --out: replace an existing run directory.")] = False,
+    full: Annotated[
+        bool,
+        typer.Option("--full", help="Show everything: the history table, the depth tables and every evidence line."),
+    ] = False,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
     engine: EngineOpt = Engine.auto,
@@ -83,19 +89,24 @@ def compare(
         if run is None:
             resolved = resolve_config(config, set_, seed, decoding_options)
             injection_steps(inject, resolved.sequence.length)
-        if out is not None and out.exists():
-            raise SeqdiagError(f"{out}: already exists; choose another --out")
+        if out is not None:
+            from seqdiag.rundir import check_target
+
+            check_target(out, force)
+        elif force:
+            raise SeqdiagError("--force replaces the --out run directory; add --out DIR or drop --force")
         dev = prepare_torch(device, threads)
+        label = f"training {policies[0]} (1/{len(policies)})" if policies and len(policies) > 1 else "training"
         with contextlib.ExitStack() as stack:
             if out is not None:  # locked and checked writable before training, so the training is not lost
                 from seqdiag.rundir import save_locked, writing
 
-                for note in stack.enter_context(writing(out)):
+                for note in stack.enter_context(writing(out, force)):
                     print_info(note)
-            result, source = trained(run, resolved, dev, decoding_options, not json_, engine, threads)
+            result, source = trained(run, resolved, dev, decoding_options, not json_, engine, threads, label)
             inject_at = injection_steps(inject, result.config.sequence.length)
             if out is not None:
-                save_locked(result, out)
+                save_locked(result, out, force)
         from seqdiag.policy import Decoding
         from seqdiag.report import build_compare
 
@@ -106,8 +117,10 @@ def compare(
 
             results = {policies[0]: result}
             name = choose_engine(result.engine, result.config, dev, not json_)  # the first policy's, said once
-            for policy in policies[1:]:
-                results[policy] = train_now(policy_config(result.config, policy), dev, not json_, None, name, threads)
+            for i, policy in enumerate(policies[1:], start=2):
+                label = f"training {policy} ({i}/{len(policies)})"
+                config_i = policy_config(result.config, policy)
+                results[policy] = train_now(config_i, dev, not json_, None, name, threads, label)
             matrix = build_matrix(results, inject_at)
         report = build_compare(result, source, decoding, rollouts_n=rollouts, inject_at=inject_at, matrix=matrix)
         if json_:
@@ -115,4 +128,4 @@ def compare(
             return
         from seqdiag.render.compare import render_compare
 
-        print_report(render_compare, report, export, "seqdiag compare")
+        print_report(partial(render_compare, full=full), report, export, "seqdiag compare")

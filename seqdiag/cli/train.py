@@ -193,7 +193,7 @@ def train(
             from seqdiag.report import RunInfo
 
             source = "resumed" if previous is not None else "trained now"
-            info = RunInfo(resolved.seed, result.steps_done, result.interrupted, source, result.engine)
+            info = RunInfo(resolved.seed, result.steps_done, result.interrupted, source, engine=result.engine)
             outputs, loss = summary["final_outputs"], summary["final_loss"]
             render_trained(stdout_console(), resolved, info, outputs, loss, target, result.seconds, result.losses[0])
         if result.interrupted:

@@ -12,7 +12,13 @@ from seqdiag.render.common import ZERO_INPUT, fitted_table
 from seqdiag.render.compare import verdict_box
 
 MAX_ROWS = 40  # a longer sequence shows its first rows, the rows around the first divergences and its last rows
-STATE_WORDS = {"carried": "carried", "fresh": "fresh state", "stateless": "", "other": "other state"}
+STATE_WORDS = {
+    "carried": "carried",
+    "fresh": "fresh state",
+    "stale": "stale state",
+    "stateless": "",
+    "other": "other state",
+}
 
 
 VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥"}  # whitespace symbols, drawn so a cell never looks empty

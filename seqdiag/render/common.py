@@ -3,6 +3,7 @@ report header and the cells several tables draw."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from seqdiag.config import describe
+from seqdiag.errors import OutputClosed
 
 if TYPE_CHECKING:
     from seqdiag.config import Config
@@ -20,18 +22,43 @@ if TYPE_CHECKING:
 
 ZERO_INPUT = "∅"
 
+# What each procedure is, in the user's terms: the one place the renderers take these words from.
+PROCEDURE_WORDS = {
+    "teacher": "every step is fed the true previous symbol (what teacher-forced training saw)",
+    "free": "the start symbol, then each prediction fed back as the next input, state carried (the fix)",
+    "zeros": "your 2015 sampler: one predict on S followed by zero vectors, one output per pattern symbol",
+    "refeed": "like free, but every step re-runs the whole prefix from a fresh state (what 2015 users had to do)",
+}
+
+
+def procedure_words(mode: str) -> str:
+    """One line saying what a procedure feeds, in the user's terms."""
+    return PROCEDURE_WORDS.get(mode, mode)
+
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}
 
 
-MIN_FILE_WIDTH = 120  # when stdout is a file or a pipe, wide enough for the tables, not Rich's 80
+MIN_FILE_WIDTH = 120  # when stdout is a file or a pipe and COLUMNS is not set: wide enough for the tables
+
+
+class _Console(Console):
+    """A Console that reports a reader closing stdout (`| head`) as OutputClosed instead of exiting with 1."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise OutputClosed
 
 
 def stdout_console(record: bool = False) -> Console:
-    """The console results are printed on; `record=True` keeps what it printed for `save_recording`."""
-    console = Console(highlight=False, record=record)
-    if not console.is_terminal:
-        console = Console(highlight=False, width=max(MIN_FILE_WIDTH, console.width), record=record)
+    """The console results are printed on; `record=True` keeps what it printed for `save_recording`.
+
+    Its width is the terminal's, or COLUMNS where set (piped output honours it too); piped without COLUMNS,
+    120 columns rather than Rich's 80.
+    """
+    console = _Console(highlight=False, record=record)
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
+        console = _Console(highlight=False, width=MIN_FILE_WIDTH, record=record)
     return console
 
 
@@ -55,7 +82,8 @@ def save_recording(console: Console, path: Path, title: str = "seqdiag") -> Path
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    """The console for progress, warnings and errors."""
+    return _Console(stderr=True, highlight=False)
 
 
 CAPTION_WIDTH = 100  # a caption wraps at no less than this, whatever the table's own width

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich import box
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -18,59 +18,115 @@ from seqdiag.render.common import (
     input_cell,
     marked_output,
     prediction_cell,
+    procedure_words,
 )
 from seqdiag.render.depth import depth_tables
-from seqdiag.sparkline import history_glance, sparkline
+from seqdiag.sparkline import MAX_CELLS, history_glance, sparkline
 
 if TYPE_CHECKING:
-    from seqdiag.diagnosis import Finding, Verdict
+    from seqdiag.findings import Finding, Verdict
     from seqdiag.report import CompareReport
     from seqdiag.sampling import Trace
 
 
-def per_step_table(traces: dict[str, Trace]) -> Table:
-    """Target, then per procedure one cell: the input fed, the prediction (right/wrong), p(target)."""
-    table = fitted_table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1),
-        title="Per step",
-        caption=f"cell = input fed → prediction ✓/✗ p(target) · {ZERO_INPUT} = zero vector · < = first divergence",
+def _step_cell(trace: Trace, t: int) -> Text:
+    """One procedure at one step: the input fed, the prediction (✓/✗), p(target), and `<` at its first divergence."""
+    if t >= len(trace.steps):
+        return Text("  — no step", style="dim")
+    step = trace.steps[t]
+    marker = " <" if t == trace.first_divergence else ""  # visible in plain text and exports too
+    return Text.assemble(
+        (f"{input_cell(step.input)}→", "dim"), prediction_cell(trace, t), f" {step.p_target:.2f}", (marker, "bold red")
     )
-    table.add_column("t", justify="right", style="dim")
-    table.add_column("target", justify="center")
-    for mode in traces:
-        table.add_column(mode, justify="left", no_wrap=True)
+
+
+def same_columns(traces: dict[str, Trace]) -> list[list[str]]:
+    """The procedures grouped where their per-step cells are identical at every step, in order of first appearance."""
+    columns: dict[tuple[str, ...], list[str]] = {}
+    for mode, trace in traces.items():
+        key = tuple(_step_cell(trace, t).plain for t in range(len(trace.targets)))
+        columns.setdefault(key, []).append(mode)
+    return list(columns.values())
+
+
+def repeated_runs(keys: list[tuple[str, ...]], max_period: int = 8) -> list[tuple[int, int, int]]:
+    """Where rows repeat the rows just before them: (start, end, period) with rows start..end-1 equal, row for row,
+    to the `period` rows before start. Only runs of at least two whole periods are returned, left to right."""
+    runs: list[tuple[int, int, int]] = []
+    i = 0
+    while i < len(keys):
+        best: tuple[int, int, int] | None = None
+        for period in range(1, max_period + 1):
+            end = i + period
+            while end < len(keys) and keys[end] == keys[end - period]:
+                end += 1
+            if end - (i + period) >= 2 * period and (best is None or end > best[1]):
+                best = (i + period, end, period)
+        if best is None:
+            i += 1
+            continue
+        runs.append(best)
+        i = best[1]
+    return runs
+
+
+def per_step_table(traces: dict[str, Trace], collapse: bool = True) -> Group:
+    """Target, then per procedure one cell: the input fed, the prediction (right/wrong), p(target).
+
+    Procedures whose cells are identical at every step share one column (headed `teacher = free`), and with
+    `collapse` a run of rows that repeats the rows before it is shown as one line saying so.
+    """
+    groups = same_columns(traces)
     first = next(iter(traces.values()))
+    rows: list[list[str | Text]] = []
     for t, target in enumerate(first.targets):
-        cells: list[str | Text] = [str(t), target]
-        for trace in traces.values():
-            if t < len(trace.steps):
-                step = trace.steps[t]
-                marker = " <" if t == trace.first_divergence else ""  # visible in plain text and exports too
-                cells.append(
-                    Text.assemble(
-                        (f"{input_cell(step.input)}→", "dim"),
-                        prediction_cell(trace, t),
-                        f" {step.p_target:.2f}",
-                        (marker, "bold red"),
-                    )
-                )
-            else:
-                cells.append(Text("  — no step", style="dim"))
-        table.add_row(*cells)
+        rows.append([str(t), target, *[_step_cell(traces[group[0]], t) for group in groups]])
+    keys = [tuple(c.plain if isinstance(c, Text) else c for c in row[1:]) for row in rows]
+    runs = repeated_runs(keys) if collapse else []
+    legend = f"cell = input fed → prediction ✓/✗ p(target) · {ZERO_INPUT} = zero vector · < = first divergence"
+    if runs:
+        legend += " · ⋮ = repeated rows (all in --full)"
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), title="Per step")
+    table.add_column("t", justify="right", style="dim", no_wrap=True)
+    table.add_column("target", justify="center", no_wrap=True)
+    for group in groups:
+        table.add_column(" = ".join(group), justify="left", no_wrap=True)
+    starts = {start: (end, period) for start, end, period in runs}
+    t = 0
+    while t < len(rows):
+        if t in starts:
+            end, period = starts[t]
+            what = (
+                f"t {t}–{end - 1} repeat t {t - period}–{t - 1}" if period > 1 else f"t {t}–{end - 1} repeat t {t - 1}"
+            )
+            table.add_row("⋮", "", Text(what, style="dim"), *[""] * (len(groups) - 1))
+            t = end
+            continue
+        table.add_row(*rows[t])
+        t += 1
     table.add_section()
     summary: list[str | Text] = ["", Text("right", style="bold")]
-    summary += [Text(f"{trace.correct_count}/{len(trace.targets)}", style="bold") for trace in traces.values()]
+    summary += [Text(f"{traces[g[0]].correct_count}/{len(traces[g[0]].targets)}", style="bold") for g in groups]
     table.add_row(*summary)
-    return table
+    return Group(table, Text(legend, style="dim"))  # the legend as its own line, not squeezed to the table's width
 
 
-HISTORY_WIDTH = 31  # characters of each output the history table shows: three such columns fit in 120
+HISTORY_WIDTH = 31  # characters of each output the history table shows at most: three such columns fit in 120
 
 
-def history_table(report: CompareReport, max_rows: int = 16) -> Table:
-    """Each procedure's output at the checkpoints where anything changed, plus change counts and right shares."""
+def _output_mark(output: str, targets: str) -> Text:
+    """After an output: ✓ where every symbol is right, else ✗ and the first wrong step (no colour needed)."""
+    wrong = next((t for t, (got, want) in enumerate(zip(output, targets, strict=False)) if got != want), None)
+    if wrong is None and len(output) >= len(targets):
+        return Text(" ✓", style="green")
+    return Text(f" ✗{len(output) if wrong is None else wrong}", style="red")
+
+
+def history_table(report: CompareReport, max_rows: int = 16, width: int = 120) -> Table:
+    """Each procedure's output at the checkpoints where anything changed, plus change counts and right shares.
+
+    The outputs are cut to fit `width` (the console's), so that step and loss always keep their columns.
+    """
     history = report.history
     targets = report.traces["teacher"].targets
     keep = (
@@ -86,23 +142,28 @@ def history_table(report: CompareReport, max_rows: int = 16) -> Table:
     if "refeed" in report.traces:
         same = sum(s.outputs["refeed"] == s.outputs["free"] for s in history)
         refeed_note = f" · refeed = free at {same}/{len(history)} checkpoints"
+    # step (5) + loss (7) + the ✗NN mark (4) per output + the gaps between columns
+    room = (width - 5 - 7 - 2 * (len(shown_modes) + 1)) // max(1, len(shown_modes)) - 4
+    cut = max(8, min(HISTORY_WIDTH, room))
     table = fitted_table(
         box=box.SIMPLE_HEAD,
         pad_edge=False,
         title="Through training",
         caption=f"{len(history)} checkpoints, shown where an output changed"
         + (f" ({len(keep)} rows)" if len(keep) < len(history) else "")
-        + f" · red = wrong symbol{refeed_note}"
-        + (f" · outputs cut to {HISTORY_WIDTH - 1} symbols (whole in --json)" if len(targets) > HISTORY_WIDTH else ""),
+        + f" · ✓ = all right, ✗k = first wrong at step k (in red){refeed_note}"
+        + (f" · outputs cut to {cut - 1} symbols (whole in --json)" if len(targets) > cut else ""),
     )
-    table.add_column("step", justify="right", no_wrap=True)
-    table.add_column("loss", justify="right", no_wrap=True)
+    table.add_column("step", justify="right", no_wrap=True, min_width=4)
+    table.add_column("loss", justify="right", no_wrap=True, min_width=6)
     for mode in shown_modes:
-        table.add_column(mode, no_wrap=True)
+        table.add_column(mode, no_wrap=True, overflow="ellipsis")
     for i in keep:
         snap = history[i]
         row: list[str | Text] = [str(snap.step), f"{snap.loss:.4f}"]
-        row += [marked_output(snap.outputs[m], targets, HISTORY_WIDTH) for m in shown_modes]
+        row += [
+            marked_output(snap.outputs[m], targets, cut) + _output_mark(snap.outputs[m], targets) for m in shown_modes
+        ]
         table.add_row(*row)
     table.add_section()
     for label, value in (
@@ -113,30 +174,73 @@ def history_table(report: CompareReport, max_rows: int = 16) -> Table:
     return table
 
 
-def finding_text(finding: Finding) -> Text:
+SHORT_EVIDENCE = 3  # evidence lines of an error in the default output; --full shows them all
+
+
+def finding_text(finding: Finding, max_evidence: int | None = None) -> Text:
+    """A finding as a compiler diagnostic: `severity[id]: title`, where, the evidence lines, the help line."""
     text = Text()
     text.append(f"{finding.severity}[{finding.id}]", style=SEVERITY_STYLE[finding.severity])
     text.append(f": {finding.title}\n", style="bold")
     text.append(f"  --> {finding.where}\n", style="blue")
-    for line in finding.evidence:
+    shown = finding.evidence if max_evidence is None else finding.evidence[:max_evidence]
+    for line in shown:
         text.append("   = ", style="blue")
         text.append(line + "\n")
+    if len(shown) < len(finding.evidence):
+        text.append(f"   … {len(finding.evidence) - len(shown)} more (--full)\n", style="dim")
     if finding.help:
         text.append("  help: ", style="bold green")
         text.append(finding.help + "\n")
     return text
 
 
-def verdict_panel(report: CompareReport) -> Panel:
-    return verdict_box(report.verdict)
+def finding_line(finding: Finding) -> Text:
+    """A finding in one line (its help on a second): `severity[id]: title`, for the default output."""
+    text = Text()
+    text.append(f"{finding.severity}[{finding.id}]", style=SEVERITY_STYLE[finding.severity])
+    text.append(f": {finding.title}")
+    if finding.help and finding.severity != "note":
+        text.append("\n  help: ", style="bold green")
+        text.append(finding.help)
+    return text
 
 
-def verdict_box(verdict: Verdict) -> Panel:
-    """The verdict's sentence, its findings as compiler diagnostics, and the fix (compare and check alike)."""
-    parts: list[Text] = [Text(verdict.headline, style="bold"), Text("")]
-    parts += [finding_text(f) for f in verdict.findings]
+def verdict_panel(report: CompareReport, full: bool = True) -> Panel:
+    """compare's findings and fix; its verdict sentence is printed once, above the tables, not repeated here."""
+    return verdict_box(report.verdict, full=full, headline=False)
+
+
+def verdict_box(verdict: Verdict, full: bool = True, headline: bool = True) -> Panel:
+    """The verdict's sentence (with `headline`), its findings as compiler diagnostics, and the fix (compare and
+    check alike).
+
+    In full, every finding with all its evidence; otherwise errors with their first evidence lines, and every
+    other finding as its title (and help) alone.
+    """
+    parts: list[Text] = [Text(verdict.headline, style="bold"), Text("")] if headline else []
+    for finding in verdict.findings:
+        if full:
+            parts.append(finding_text(finding))
+        elif finding.severity == "error":
+            parts.append(finding_text(finding, SHORT_EVIDENCE))
+        else:
+            parts.append(finding_line(finding))
+    if not full:
+        parts.append(Text(""))
     parts.append(Text.assemble(("fix: ", "bold green"), verdict.fix))
-    return Panel(Group(*parts), title="Verdict", title_align="left", border_style="bold")
+    title = "Verdict" if headline else "Findings"
+    return Panel(Group(*parts), title=title, title_align="left", border_style="bold")
+
+
+def procedures_legend(modes: list[str]) -> Table:
+    """What each column is, in the user's terms."""
+    table = Table(box=None, pad_edge=False, show_header=False, padding=(0, 1, 0, 0))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    for mode in modes:
+        table.add_row(mode, procedure_words(mode))
+    return table
 
 
 def _right_strip(shares: list[float]) -> Text:
@@ -147,38 +251,61 @@ def _right_strip(shares: list[float]) -> Text:
     return text
 
 
-def history_glance_table(report: CompareReport) -> Group | None:
+def history_glance_table(report: CompareReport, width: int = 120) -> Group | None:
     """The history at a glance: the loss as a sparkline over the checkpoints, and per procedure a strip of the
-    checkpoints at which it got the pattern right, in the same columns."""
+    checkpoints at which it got the pattern right, in the same columns (procedures with the same strip share a row)."""
     modes = [m for m in report.traces if m != "refeed"]
-    glance = history_glance(report.history, report.losses, modes, report.traces["teacher"].targets)
+    targets = report.traces["teacher"].targets
+    label = max(len(" = ".join(modes)), 4)  # the widest label, should all procedures share a row
+    cells = max(10, width - label - len("right at 100/100, reverted 10×") - 4)  # the strips fit beside their labels
+    glance = history_glance(report.history, report.losses, modes, targets, cells=min(cells, MAX_CELLS))
     if glance is None:
         return None
     per_cell = "" if glance.checkpoints_per_cell == 1 else f", up to {glance.checkpoints_per_cell} per column"
     legend = Text(
         f"one column per checkpoint{per_cell}, steps {glance.first_step}–{glance.last_step} · "
-        "█ = pattern right, ▁ = wrong",
+        "█ = pattern right, ▁ = wrong · loss: mean per column, log scale",
         style="dim",
     )
-    table = fitted_table(box=None, pad_edge=False, show_header=False, title="At a glance", title_justify="left")
-    table.add_column(justify="right", style="bold")
+    table = fitted_table(
+        box=None, pad_edge=False, show_header=False, title="Training at a glance", title_justify="left"
+    )
+    table.add_column(justify="right", style="bold", no_wrap=True)
     table.add_column(no_wrap=True)
     table.add_column(style="dim")
-    table.add_row("loss", glance.loss, f"{glance.loss_first:.4f} → {glance.loss_last:.4f} (mean per column, log scale)")
+    table.add_row("loss", glance.loss, f"{glance.loss_first:.4f} → {glance.loss_last:.4f}")
+    rows: dict[tuple, list[str]] = {}
     for mode, shares in glance.right.items():
         stats = report.history_stats[mode]
         summary = f"right at {stats.right}/{stats.checkpoints}, reverted {stats.reverts}×"
-        table.add_row(mode, _right_strip(shares), summary)
+        rows.setdefault((tuple(shares), summary), []).append(mode)
+    for (shares, summary), names in rows.items():
+        table.add_row(" = ".join(names), _right_strip(list(shares)), summary)
     return Group(table, legend)  # the legend as its own line: a caption would wrap at the strips' width
 
 
-def render_compare(console: Console, report: CompareReport) -> None:
+def render_compare(console: Console, report: CompareReport, full: bool = False) -> None:
+    """The answer first (the verdict sentence, once), what each procedure is, the per-step table, training at a
+    glance, then the ranked findings and the fix. `full` adds the history table, the depth tables and every
+    evidence line."""
     console.print(header("compare", report.config, report.run))
-    # The answer first: the verdict's one sentence, then the evidence, then the ranked findings.
-    console.print(Text.assemble(("\nverdict: ", "bold"), (report.verdict.headline, "bold"), " (findings at the end)\n"))
-    sections = [per_step_table(report.traces), history_table(report), history_glance_table(report)]
-    for section in [*sections, *depth_tables(report)]:
+    console.print(Text.assemble(("\nverdict: ", "bold"), (report.verdict.headline, "bold"), "\n"))
+    console.print(procedures_legend(list(report.traces)))
+    console.print()
+    sections: list[RenderableType | None] = [
+        per_step_table(report.traces, collapse=not full),
+        history_glance_table(report, console.width),
+    ]
+    if full:
+        sections += [history_table(report, width=console.width), *depth_tables(report)]
+    for section in sections:
         if section is not None:
             console.print(section)
             console.print()
-    console.print(verdict_panel(report))
+    console.print(verdict_panel(report, full))
+    if not full:
+        console.print(
+            Text(
+                "more: seqdiag compare --full (history, drift, reliance, recovery, counting, all evidence)", style="dim"
+            )
+        )

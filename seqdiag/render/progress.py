@@ -8,27 +8,34 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 if TYPE_CHECKING:
-    pass
+    from seqdiag.train import TrainProgress
 
 
 @contextmanager
-def training_progress(console: Console, total: int, enabled: bool = True) -> Iterator:
-    """A progress bar fed by the trainer's on_step callback; yields that callback."""
-    from seqdiag.train import TrainProgress
+def training_progress(console: Console, total: int, enabled: bool = True, label: str = "training") -> Iterator:
+    """A progress bar fed by the trainer's on_step callback; yields that callback.
 
+    The label, step/total, loss and elapsed time come first and never wrap; the current free and zeros outputs
+    come last and are the part cut short on a narrow terminal.
+    """
     progress = Progress(
-        TextColumn("[bold]training"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TextColumn("free [green]{task.fields[free]}[/]  zeros [yellow]{task.fields[zeros]}[/]"),
+        TextColumn(f"[bold]{escape(label)}", table_column=Column(no_wrap=True)),
+        BarColumn(bar_width=20),
+        MofNCompleteColumn(table_column=Column(no_wrap=True)),
+        TextColumn("loss {task.fields[loss]}", table_column=Column(no_wrap=True)),
         TimeElapsedColumn(),
+        TextColumn(
+            "free [green]{task.fields[free]}[/]  zeros [yellow]{task.fields[zeros]}[/]",
+            table_column=Column(no_wrap=True, overflow="ellipsis"),
+        ),
         console=console,
         transient=True,
-        disable=not enabled,
+        disable=not enabled or not console.is_terminal,  # in a file or a pipe a bar is noise (and a blank line)
     )
     task = progress.add_task("train", total=total, loss="—", free="", zeros="")
 
