@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from seqdiag.config import Config, load_config, parse_override
+from seqdiag.config import MAX_CONFIG_FILE_BYTES, Config, load_config, parse_override, shown
 from seqdiag.errors import ConfigError, SeqdiagError
 from seqdiag.sweep import SweepResult
 
@@ -91,14 +91,20 @@ def load_grid(path: str | Path) -> GridSpec:
     """
     path = Path(path)
     source = str(path)
+    if path.exists() and not path.is_file():
+        raise ConfigError(f"--grid {source!r}: not a regular file; give a TOML file")
     try:
+        if path.stat().st_size > MAX_CONFIG_FILE_BYTES:
+            raise ConfigError(f"{source}: over the limit of {MAX_CONFIG_FILE_BYTES:,} bytes for a grid file")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"--grid {source!r}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{source}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: malformed TOML: {exc}") from None
+    except ValueError as exc:  # TOMLDecodeError, or an integer over 4300 digits
+        raise ConfigError(f"{source}: malformed TOML: {shown(str(exc), 200)}") from None
+    except RecursionError:
+        raise ConfigError(f"{source}: malformed TOML: nested too deeply") from None
     unknown = [k for k in data if k not in ("grid", "sweep")]
     if unknown:
         _fail(source, f"unknown table [{unknown[0]}]; a grid file has [grid] and optionally [sweep]")
@@ -112,7 +118,7 @@ def load_grid(path: str | Path) -> GridSpec:
         except ConfigError:
             _fail(source, f"[grid] {key!r}: unknown config key; use section.key as --set takes it")
         if not isinstance(values, list) or not values:
-            _fail(source, f"[grid] {key!r} = {values!r}: expected a non-empty list of values")
+            _fail(source, f"[grid] {shown(key)} = {shown(values)}: expected a non-empty list of values")
         if any(isinstance(v, dict | list) for v in values):
             _fail(source, f"[grid] {key!r}: values must be plain numbers, strings or booleans")
         axes[key] = values

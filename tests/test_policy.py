@@ -94,3 +94,48 @@ def test_open_loop_fast_path_equals_step_loop():
         slow = unroll(model, x, InputPolicy("zeros"), carry_state=False)
     assert torch.allclose(fast.logits, slow.logits, atol=1e-5)
     assert torch.equal(fast.inputs, slow.inputs)
+
+
+def _refeed_quadratic(model: SequenceModel, x: torch.Tensor):
+    """The stateless sampler as defined: at every step, one fresh-state pass over the whole prefix fed so far."""
+    policy, fed, logits, picks, previous = InputPolicy("free"), [], [], [], None
+    for t in range(x.shape[2]):
+        fed.append(policy.feed(t, x[:, :, t], previous))
+        step_logits = model(torch.stack(fed, dim=2))[0][:, :, -1]
+        pick = step_logits.argmax(-1)
+        previous = torch.nn.functional.one_hot(pick, V).to(x.dtype)
+        logits.append(step_logits)
+        picks.append(pick)
+    return torch.stack(fed, dim=2), torch.stack(logits, dim=2), torch.stack(picks, dim=2)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_linear_refeed_equals_rerunning_every_prefix(cell):
+    model = SequenceModel(V, ModelConfig(cell=cell, gate="sigmoid"), seeds=[1, 2, 3])
+    x = _true_inputs(40).expand(3, 2, -1, -1)
+    with torch.no_grad():
+        fed, logits, picks = _refeed_quadratic(model, x)
+        fast = unroll(model, x, InputPolicy("free"), carry_state=False)
+    assert torch.equal(fast.predicted, picks) and torch.equal(fast.inputs, fed)
+    assert torch.allclose(fast.logits, logits, atol=1e-5)
+
+
+def test_linear_refeed_corrects_a_wrong_guess(monkeypatch):
+    """The guess (carried state) is only a guess: made wrong on purpose, the checked result is still the sampler's."""
+    model = SequenceModel(V, ModelConfig(), seeds=[3])
+    x = _true_inputs(25)
+    with torch.no_grad():
+        fed, logits, picks = _refeed_quadratic(model, x)
+        real_step = model.step
+        calls = []
+
+        def wrong_step(inputs, state):
+            out, state = real_step(inputs, state)
+            calls.append(1)
+            return -out, state  # every guessed pick is the least likely symbol
+
+        monkeypatch.setattr(model, "step", wrong_step)
+        fast = unroll(model, x, InputPolicy("free"), carry_state=False)
+    assert calls  # the guess was used, and corrected
+    assert torch.equal(fast.predicted, picks) and torch.equal(fast.inputs, fed)
+    assert torch.allclose(fast.logits, logits, atol=1e-5)
