@@ -266,7 +266,7 @@ def main() -> None:
         "benchmark": "engine",
         "engines": {
             "numba": "seqdiag.kernel through seqdiag.engine.KernelStack: forward, BPTT and RMSprop compiled (numba), "
-            "models innermost in blocks of 32; 1 or 2 kernel threads, torch on 1",
+            "models innermost in blocks of up to 128; 1 or 2 kernel threads, torch on 1",
             "fused": "seqdiag SequenceModel stack, recurrence in seqdiag.fused (hand-written BPTT, torch eager, "
             "no compile), project/readout/loss/RMSprop by autograd; glibc told to keep freed memory",
             "autograd_stack": "the same stack stepping SequenceModel.advance under autograd (forward_stepwise)",
