@@ -114,7 +114,8 @@ def _kernel_source() -> Path:
 
 
 def kernel_cache_dir() -> Path:
-    """This kernel's folder in the cache: a new source, numba or Python gets a new folder (old ones are pruned)."""
+    """This kernel's folder in the cache: a new source, numba or Python gets a new folder (others are left alone:
+    another install of seqdiag may be using them)."""
     import numba
 
     source = hashlib.sha256(_kernel_source().read_bytes()).hexdigest()[:16]
@@ -202,9 +203,11 @@ def start_background_compile(dtype: str = "float32") -> bool:
     if probe is None:
         return False
     probe.close()
+    # At the lowest priority: on a busy machine the run in the foreground, not the compile, gets the CPU.
     subprocess.Popen(
         [sys.executable, "-m", "seqdiag.engine", dtype],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        preexec_fn=lambda: os.nice(19),
     )  # fmt: skip
     return True
 
@@ -266,7 +269,6 @@ def _import_kernel(folder: Path):
         return _loaded["kernel"]
     import numba
 
-    _prune_siblings(folder)
     folder.mkdir(parents=True, exist_ok=True)
     # Read when the kernel module's functions are decorated (numba's config module has no type stubs).
     setattr(numba.config, "CACHE_DIR", str(folder))  # noqa: B010
@@ -274,15 +276,6 @@ def _import_kernel(folder: Path):
 
     _loaded["kernel"] = kernel
     return kernel
-
-
-def _prune_siblings(folder: Path) -> None:
-    """Remove caches of other kernel sources or numba versions (each is tens of MB)."""
-    if not folder.parent.exists():
-        return
-    for other in folder.parent.iterdir():
-        if other != folder and other.is_dir() and other.name.startswith("numba"):
-            shutil.rmtree(other, ignore_errors=True)
 
 
 def _dispatchers(kernel) -> list:
