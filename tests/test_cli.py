@@ -6,7 +6,7 @@ import pytest
 
 from seqdiag.cli import app
 
-COMMANDS = ["train", "sample", "compare", "presets", "check"]
+COMMANDS = ["train", "sample", "compare", "presets", "check", "explain"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)

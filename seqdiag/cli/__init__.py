@@ -462,5 +462,5 @@ def main() -> None:
 
 # The commands register themselves on `app` when imported; they import the names above, hence last (and by name,
 # since a module named like a parameter would shadow it here).
-for _command in ("train", "sample", "compare", "sweep", "presets", "plot", "check"):
+for _command in ("train", "sample", "compare", "sweep", "presets", "plot", "check", "explain"):
     importlib.import_module(f"seqdiag.cli.{_command}")

@@ -58,6 +58,14 @@ def compare(
     rollouts: RolloutsOpt = 1,
     inject: InjectOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also save the trained run here.")] = None,
+    test_fixes: Annotated[
+        bool,
+        typer.Option(
+            "--test-fixes",
+            help="Retrain with each config change a finding proposes and report what it measured (one training "
+            "per change); in --json each such finding carries `tested: {set, before, after}`.",
+        ),
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="With --out: replace an existing run directory.")] = False,
     full: Annotated[
         bool,
@@ -123,6 +131,15 @@ def compare(
                 results[policy] = train_now(config_i, dev, not json_, None, name, threads, label)
             matrix = build_matrix(results, inject_at)
         report = build_compare(result, source, decoding, rollouts_n=rollouts, inject_at=inject_at, matrix=matrix)
+        if test_fixes:
+            from seqdiag.fixes import measure_fixes
+
+            def measure(fixed, changes):
+                sampled = Decoding(fixed.sample.temperature, fixed.sample.top_k)
+                trained_fix = train_now(fixed, dev, not json_, label=f"testing {' '.join(changes)}")
+                return build_compare(trained_fix, "trained now", sampled, inject_at=inject_at).summary()
+
+            report = measure_fixes(report, measure)
         if json_:
             print_json(report.to_json())
             return

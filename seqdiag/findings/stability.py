@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from seqdiag.findings.base import Evidence, Finding, fmt_steps_compact, rule, untested
-from seqdiag.stability import SPIKE_FACTOR, SPIKE_WINDOW
 
 LATE_INSTABILITY = """\
 late-instability (warning)
@@ -46,6 +45,8 @@ def late_instability(ev: Evidence) -> Finding | None:
     st = ev.stability
     if st is None or (not st.spikes and not st.teacher_flips):
         return None
+    from seqdiag.stability import SPIKE_FACTOR, SPIKE_WINDOW
+
     biggest = st.largest_spikes(5)
     evidence = []
     if st.spikes:

@@ -6,6 +6,8 @@ included, and never while the final loss is above half the first one.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from seqdiag.findings.base import (
     FRAGILE_P,
     LOSS_CONVERGED_SHARE,
@@ -17,7 +19,9 @@ from seqdiag.findings.base import (
     untested,
     wrong,
 )
-from seqdiag.sampling import Trace
+
+if TYPE_CHECKING:
+    from seqdiag.sampling import Trace
 
 CONVERGED = """\
 training-converged (note)
@@ -126,7 +130,7 @@ def convergence(ev: Evidence) -> Finding:
     label = ev.fed_label
     first, final = ev.first_loss, ev.final_loss
     loss_line = (
-        f"loss {first:.4g} at step 0, {final:.4g} after {ev.steps} steps ({final / first:.0%} of the first)"
+        f"loss {first:.4g} at step 0, {final:.4g} after {ev.steps} steps ({final / first:.1%} of the first)"
         if first is not None and final is not None and first > 0
         else f"{ev.steps} steps"
     )

@@ -177,8 +177,12 @@ def history_table(report: CompareReport, max_rows: int = 16, width: int = 120) -
 SHORT_EVIDENCE = 3  # evidence lines of an error in the default output; --full shows them all
 
 
-def finding_text(finding: Finding, max_evidence: int | None = None) -> Text:
-    """A finding as a compiler diagnostic: `severity[id]: title`, where, the evidence lines, the help line."""
+def finding_text(finding: Finding, max_evidence: int | None = None, parts: list[Finding] | None = None) -> Text:
+    """A finding as a compiler diagnostic: `severity[id]: title`, where, the evidence lines, the help line.
+
+    `parts` (findings restating its cause) become evidence lines of their own, always shown."""
+    from seqdiag.fixes import describe_tested
+
     text = Text()
     text.append(f"{finding.severity}[{finding.id}]", style=SEVERITY_STYLE[finding.severity])
     text.append(f": {finding.title}\n", style="bold")
@@ -187,12 +191,23 @@ def finding_text(finding: Finding, max_evidence: int | None = None) -> Text:
     for line in shown:
         text.append("   = ", style="blue")
         text.append(line + "\n")
+    for part in parts or []:
+        text.append("   = ", style="blue")
+        text.append(f"[{part.id}] ", style=SEVERITY_STYLE[part.severity])
+        text.append(part.title + "\n")
     if len(shown) < len(finding.evidence):
         text.append(f"   … {len(finding.evidence) - len(shown)} more (--full)\n", style="dim")
     if finding.help:
         text.append("  help: ", style="bold green")
         text.append(finding.help + "\n")
+    if finding.tested is not None:
+        text.append("  tested: ", style="bold green")
+        text.append(describe_tested(finding.tested) + "\n")
     return text
+
+
+def _cause_severity(verdict: Verdict, finding_id: str) -> str | None:
+    return next((f.severity for f in verdict.findings if f.id == finding_id), None)
 
 
 def finding_line(finding: Finding) -> Text:
@@ -203,6 +218,11 @@ def finding_line(finding: Finding) -> Text:
     if finding.help and finding.severity != "note":
         text.append("\n  help: ", style="bold green")
         text.append(finding.help)
+    if finding.tested is not None:
+        from seqdiag.fixes import describe_tested
+
+        text.append("\n  tested: ", style="bold green")
+        text.append(describe_tested(finding.tested))
     return text
 
 
@@ -216,14 +236,18 @@ def verdict_box(verdict: Verdict, full: bool = True, headline: bool = True) -> P
     check alike).
 
     In full, every finding with all its evidence; otherwise errors with their first evidence lines, and every
-    other finding as its title (and help) alone.
+    other finding as its title (and help) alone. A finding that restates a cause (`part_of`) is an evidence line
+    of that cause where the cause shows its evidence; otherwise its own line.
     """
     parts: list[Text] = [Text(verdict.headline, style="bold"), Text("")] if headline else []
     for finding in verdict.findings:
+        if finding.part_of is not None and (full or _cause_severity(verdict, finding.part_of) == "error"):
+            continue
+        children = [f for f in verdict.findings if f.part_of == finding.id]
         if full:
-            parts.append(finding_text(finding))
+            parts.append(finding_text(finding, parts=children))
         elif finding.severity == "error":
-            parts.append(finding_text(finding, SHORT_EVIDENCE))
+            parts.append(finding_text(finding, SHORT_EVIDENCE, children))
         else:
             parts.append(finding_line(finding))
     if not full:
