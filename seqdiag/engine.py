@@ -349,6 +349,8 @@ class KernelStack:
         self.state2 = np.zeros_like(self.theta)
         self.grads = np.zeros_like(self.theta)
         self.optimizer_steps = 0
+        self.model = model  # for the procedures the kernel does not implement (run by torch on written-back weights)
+        self.params = list(model.parameters())
 
     # optimizer state <-> torch ----------------------------------------------------------------------------
 

@@ -17,13 +17,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from seqdiag import judgement, procedures
 from seqdiag.config import Config, TrainConfig
 from seqdiag.errors import RunFailure
 from seqdiag.history import Snapshot
 from seqdiag.model import SequenceModel, build_model
 from seqdiag.policy import Decoding, InputPolicy, scheduled_epsilon, unroll
-from seqdiag.sampling import MODES, procedure_steps, run_procedure
-from seqdiag.sequence import ToySequence
+from seqdiag.sampling import run_procedure, run_procedure_on_set
+from seqdiag.sequence import PAD, SequenceSet, ToySequence
 
 
 def set_seed(seed: int) -> None:
@@ -37,7 +38,7 @@ class TrainResult:
     """A trained stack and what happened on the way; single runs have one model."""
 
     config: Config
-    sequence: ToySequence
+    sequence: ToySequence  # the first sequence (the only one unless the task has several)
     model: SequenceModel
     seeds: list[int]
     histories: list[list[Snapshot]]  # per model, in step order
@@ -50,6 +51,17 @@ class TrainResult:
     # "torch" (the global generator), each a uint8 state tensor taken where training stopped.
     generator_states: dict[str, torch.Tensor] = field(default_factory=dict)
     stopped: str | None = None  # why training stopped early on a numerical fault; the weights are the last good ones
+    sequences: SequenceSet | None = None  # every sequence of the task (built from the config when not given)
+
+    def __post_init__(self) -> None:
+        if self.sequences is None:
+            self.sequences = SequenceSet.from_config(self.config)
+
+    @property
+    def task(self) -> SequenceSet:
+        assert self.sequences is not None
+        return self.sequences
+
     # How it ran, where that can change the numbers: "threads" (torch's intra-op threads, whose reductions
     # round differently) and "engine" ("torch" or "numba", seqdiag.engine: what computed the training steps and
     # the snapshots). Saved in summary.json's `runtime`; a resume uses the recorded values.
@@ -85,25 +97,70 @@ def training_policy(train: TrainConfig, step: int) -> InputPolicy:
 
 
 def per_model_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """(N, B, T, V) logits, (T,) targets -> (N,) mean cross-entropy of each model."""
+    """(N, B, T, V) logits, (T,) or (B, T) targets -> (N,) mean cross-entropy of each model.
+
+    Targets equal to PAD (the steps after a shorter sequence's end) are left out of the mean.
+    """
     n, b, t, v = logits.shape
     expanded = targets.expand(n, b, t)
-    return F.cross_entropy(logits.reshape(-1, v), expanded.reshape(-1), reduction="none").view(n, -1).mean(1)
+    losses = F.cross_entropy(logits.reshape(-1, v), expanded.reshape(-1), reduction="none", ignore_index=PAD)
+    if not bool((targets == PAD).any()):
+        return losses.view(n, -1).mean(1)
+    valid = (expanded != PAD).reshape(n, -1).sum(1)
+    return losses.view(n, -1).sum(1) / valid
 
 
 @torch.no_grad()
 def take_snapshots(
-    model: SequenceModel, sequence: ToySequence, step: int, losses: torch.Tensor, modes: Sequence[str] = MODES
+    model: SequenceModel,
+    sequences: SequenceSet,
+    step: int,
+    losses: torch.Tensor,
+    modes: Sequence[str] = procedures.NAMES,
 ) -> list[Snapshot]:
-    """Run every procedure (argmax) on every model of the stack; one Snapshot per model."""
-    predicted = {mode: run_procedure(model, sequence, mode).predicted[:, 0].tolist() for mode in modes}  # (N, T)
-    return snapshots_from(predicted, sequence, step, losses.tolist())
+    """Run every procedure (argmax) on every sequence and model of the stack; one Snapshot per model.
+
+    With several sequences a snapshot's output is each sequence's output joined as `seqdiag.judgement` reads it;
+    its accuracy is the share of every sequence's judged targets that is right.
+    """
+    symbols = sequences.vocabulary.symbols
+    targets = sequences.batch_targets().to(model.embed_weight.device)  # (B, T)
+    lengths = [s.steps for s in sequences.sequences]
+    prompt = sequences.prompt
+    judged = sum(length - prompt for length in lengths)
+    outputs: dict[str, list[str]] = {}
+    accuracy: dict[str, list[float]] = {}
+    for mode in modes:
+        spec = procedures.get(mode)
+        predicted = run_procedure_on_set(model, sequences, mode).predicted  # (N, B, T')
+        hits = predicted == targets[:, : predicted.shape[2]]
+        hits[:, :, :prompt] = False
+        rows = predicted.tolist()
+        outputs[mode] = [
+            judgement.join(
+                "".join(symbols[i] for i in row[: spec.steps(length)])
+                for row, length in zip(per_model, lengths, strict=True)
+            )
+            for per_model in rows
+        ]
+        accuracy[mode] = (hits.sum((1, 2)).double() / judged).tolist()
+    loss_values = losses.tolist()
+    return [
+        Snapshot(
+            step=step,
+            loss=loss_values[i],
+            outputs={m: outputs[m][i] for m in modes},
+            accuracy={m: accuracy[m][i] for m in modes},
+        )
+        for i in range(model.n_models)
+    ]
 
 
 def snapshots_from(
     predicted: dict[str, list[list[int]]], sequence: ToySequence, step: int, loss_values: list[float]
 ) -> list[Snapshot]:
-    """One Snapshot per model from each procedure's predicted symbols (N lists of steps) and each model's loss."""
+    """One Snapshot per model from each procedure's predicted symbols (N lists of steps) and each model's loss:
+    a single sequence without a prompt, as `take_snapshots` reads it (the numba engine's snapshots)."""
     symbols = sequence.vocabulary.symbols
     targets = sequence.targets.tolist()
     outputs: dict[str, list[str]] = {}
@@ -165,12 +222,16 @@ def train(
         seeds = list(resume_from.seeds)
     seeds = [config.seed] if seeds is None else list(seeds)
     set_seed(seeds[0])
-    sequence = ToySequence.from_config(config.sequence)
-    model = build_model(len(sequence.vocabulary), config.model, seeds, device)
+    sequences = SequenceSet.from_config(config)
+    sequence = sequences.sequences[0]
+    model = build_model(len(sequences.vocabulary), config.model, seeds, device)
+    if engine == "numba" and not kernel_covers(sequences):
+        engine = "torch"  # several sequences or a prompt: the kernel trains one plain sequence
     # The numba engine never builds torch's optimizer: constructing one imports torch._dynamo (seconds).
     optimizer = make_optimizer(model.parameters(), config.train) if engine == "torch" else None
-    true_inputs = sequence.input_vectors().to(device)[None, None].expand(len(seeds), 1, -1, -1)  # (N, 1, T, V)
-    targets = sequence.targets.to(device)
+    # (N, B, T, V): B = the task's sequences, all trained as one batch, padded after the shorter ones' end.
+    true_inputs = sequences.batch_inputs().to(device)[None].expand(len(seeds), -1, -1, -1)
+    targets = sequences.batch_targets().to(device)  # (B, T)
     coins = torch.Generator().manual_seed(seeds[0])  # scheduled sampling's coin flips
     histories: list[list[Snapshot]] = [[] for _ in seeds]
     losses: list[list[float]] = [[] for _ in seeds]
@@ -199,7 +260,7 @@ def train(
     fault: str | None = None
 
     def record(step: int, loss: torch.Tensor) -> Snapshot:
-        for history, snap in zip(histories, take_snapshots(model, sequence, step, loss), strict=True):
+        for history, snap in zip(histories, take_snapshots(model, sequences, step, loss), strict=True):
             history.append(snap)
         return histories[0][-1]
 
@@ -290,6 +351,7 @@ def train(
     result = TrainResult(
         config=config,
         sequence=sequence,
+        sequences=sequences,
         model=model,
         seeds=seeds,
         histories=histories,
@@ -311,6 +373,11 @@ def train(
     return result
 
 
+def kernel_covers(sequences: SequenceSet) -> bool:
+    """Whether the numba kernel trains this task: one sequence, no prompt."""
+    return len(sequences.sequences) == 1 and not sequences.prompt
+
+
 def _with_param_groups(state: dict, optimizer: torch.optim.Optimizer) -> dict:
     """A state_dict from the numba engine carries no param_groups; the config gives the same ones."""
     if "param_groups" in state:
@@ -320,13 +387,25 @@ def _with_param_groups(state: dict, optimizer: torch.optim.Optimizer) -> dict:
 
 def _kernel_snapshots(kernel, sequence: ToySequence, step: int, loss_values: list[float]) -> list[Snapshot]:
     """Every procedure (argmax) on every model, run by the numba kernel."""
+    predicted = _kernel_rows(kernel, sequence)
+    return snapshots_from(predicted, sequence, step, loss_values)
+
+
+def _kernel_rows(kernel, sequence: ToySequence) -> dict[str, list[list[int]]]:
+    """Each procedure's predicted symbols (N rows): by the kernel where it implements the procedure, else by
+    torch on the stack's current weights (written back first)."""
     from seqdiag.engine import MODE_CODES
 
     inputs = sequence.inputs.numpy()
-    predicted = {
-        mode: kernel.predict(MODE_CODES[mode], inputs, procedure_steps(mode, sequence)).tolist() for mode in MODES
-    }
-    return snapshots_from(predicted, sequence, step, loss_values)
+    rows: dict[str, list[list[int]]] = {}
+    for mode in procedures.NAMES:
+        if mode in MODE_CODES:
+            steps = procedures.get(mode).steps(sequence.steps)
+            rows[mode] = kernel.predict(MODE_CODES[mode], inputs, steps).tolist()
+        else:
+            kernel.write_back(kernel.params)
+            rows[mode] = run_procedure(kernel.model, sequence, mode).predicted[:, 0].tolist()
+    return rows
 
 
 def _kernel_loop(kernel, kernel_params, config: Config, sequence: ToySequence, coins, step, histories, losses, latest,
@@ -339,7 +418,7 @@ def _kernel_loop(kernel, kernel_params, config: Config, sequence: ToySequence, c
     update that broke them (step s - 1) are returned as the last good ones. Returns
     (step, latest, interrupted, fault, last_good).
     """
-    from seqdiag.engine import MODE_CODES, POLICY_CODES, unpack
+    from seqdiag.engine import POLICY_CODES, unpack
 
     train_config = config.train
     every, total = train_config.snapshot_every, train_config.steps
@@ -358,8 +437,7 @@ def _kernel_loop(kernel, kernel_params, config: Config, sequence: ToySequence, c
         count = end - step
         predicted = None
         if step % every == 0:
-            modes = {mode: kernel.predict(MODE_CODES[mode], inputs, procedure_steps(mode, sequence)) for mode in MODES}
-            predicted = {mode: rows.tolist() for mode, rows in modes.items()}
+            predicted = _kernel_rows(kernel, sequence)
         epsilons = [training_policy(train_config, s).epsilon for s in range(step, end)]
         drawn = None
         if train_config.policy == "scheduled":

@@ -517,8 +517,7 @@ def classify(ev: SequenceEvidence, check: SequenceCheck, vocab: list[str], many:
             Finding(
                 id="sampler-matches",
                 severity="note",
-                title="the sampler is right: it feeds what free-running feeds and matches it "
-                f"({check.correct('sampler')}/{n})",
+                title=f"the sampler is right: it feeds what free-running feeds and matches it at all {n} steps",
                 where=where(list(range(n))),
                 evidence=evidence,
                 help=None if not teacher_wrong else "train longer or better; the sampler is not the problem",

@@ -44,6 +44,7 @@ from seqdiag.cli import (
 )
 from seqdiag.errors import SeqdiagError
 from seqdiag.render.messages import print_info
+from seqdiag.task import shortest_sequence
 
 
 @app.command()
@@ -71,6 +72,16 @@ def compare(
         bool,
         typer.Option("--full", help="Show everything: the history table, the depth tables and every evidence line."),
     ] = False,
+    show: Annotated[
+        int | None,
+        typer.Option(
+            "--show",
+            min=0,
+            help="With several sequences: detail sequence N (0-based, as numbered in the per-sequence table) "
+            "instead of the one that goes wrong first.",
+            metavar="N",
+        ),
+    ] = None,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
     engine: EngineOpt = Engine.auto,
@@ -96,7 +107,7 @@ def compare(
         resolved = None
         if run is None:
             resolved = resolve_config(config, set_, seed, decoding_options)
-            injection_steps(inject, resolved.sequence.length)
+            injection_steps(inject, shortest_sequence(resolved.sequence))
         if out is not None:
             from seqdiag.rundir import check_target
 
@@ -112,7 +123,7 @@ def compare(
                 for note in stack.enter_context(writing(out, force)):
                     print_info(note)
             result, source = trained(run, resolved, dev, decoding_options, not json_, engine, threads, label)
-            inject_at = injection_steps(inject, result.config.sequence.length)
+            inject_at = injection_steps(inject, shortest_sequence(result.config.sequence))
             if out is not None:
                 save_locked(result, out, force)
         from seqdiag.policy import Decoding
@@ -130,7 +141,9 @@ def compare(
                 config_i = policy_config(result.config, policy)
                 results[policy] = train_now(config_i, dev, not json_, None, name, threads, label)
             matrix = build_matrix(results, inject_at)
-        report = build_compare(result, source, decoding, rollouts_n=rollouts, inject_at=inject_at, matrix=matrix)
+        report = build_compare(
+            result, source, decoding, rollouts_n=rollouts, inject_at=inject_at, matrix=matrix, show=show
+        )
         if test_fixes:
             from seqdiag.fixes import measure_fixes
 

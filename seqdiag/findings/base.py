@@ -162,7 +162,7 @@ def fmt_steps_compact(steps: list[int], limit: int = 6) -> str:
 
 
 def wrong(trace: Trace) -> int:
-    return len(trace.targets) - trace.correct_count
+    return trace.judged - trace.correct_count
 
 
 def untested(change: list[str]) -> str:

@@ -97,7 +97,7 @@ def convergence_state(ev: Evidence) -> str:
     t = ev.as_trained
     if not loss_converged(ev) or t.accuracy < NEARLY_CONVERGED:
         return "not"
-    if t.correct_count == len(t.targets) and not fragile(t):
+    if t.correct_count == t.judged and not fragile(t):
         return "converged"
     return "nearly"
 
@@ -126,7 +126,7 @@ def _last_change(ev: Evidence, mode: str) -> int | None:
 )
 def convergence(ev: Evidence) -> Finding:
     t = ev.as_trained
-    n = len(t.targets)
+    n = t.judged
     label = ev.fed_label
     first, final = ev.first_loss, ev.final_loss
     loss_line = (
@@ -277,7 +277,7 @@ def incomplete(ev: Evidence) -> Finding | None:
 def headline_state(ev: Evidence) -> str:
     """The run's training in a few words, for the verdict's sentence."""
     t = ev.as_trained
-    n = len(t.targets)
+    n = t.judged
     state = convergence_state(ev)
     label = ev.fed_label
     if state == "not":
