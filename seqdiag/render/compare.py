@@ -222,10 +222,11 @@ def history_table(report: CompareReport, max_rows: int = 16, width: int = 120) -
         + f" · ✓ = all right, ✗k = first wrong at step k (in red){refeed_note}"
         + (f" · outputs cut to {cut - 1} symbols (whole in --json)" if len(targets) > cut else ""),
     )
+    table.min_width = min(table.min_width or 0, width)  # a long caption must not push the table past the width
     table.add_column("step", justify="right", no_wrap=True, min_width=4)
     table.add_column("loss", justify="right", no_wrap=True, min_width=6)
     for mode in shown_modes:
-        table.add_column(mode, no_wrap=True, overflow="ellipsis")
+        table.add_column(mode)  # outputs are cut to fit; the summary rows below may wrap
     for i in keep:
         snap = history[i]
         row: list[str | Text] = [str(snap.step), f"{snap.loss:.4f}"]
