@@ -65,6 +65,6 @@ def test_failed_train_never_clobbers_an_existing_run(runner, tmp_path, trained_t
 def test_compare_with_a_too_large_lr_fails_with_one_line(runner):
     result = runner.invoke(app, ["compare", "--config", TOO_LARGE_LR])
     assert result.exit_code == 1
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("engine ")]
     assert len(lines) == 1 and "train.lr = 1e+38 is likely too large (try 1e+37)" in lines[0]
     assert "Traceback" not in result.output
