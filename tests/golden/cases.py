@@ -25,8 +25,8 @@ WIDTHS = (80, 120)
 CASES = [f"{command}-{width}" for command in COMMANDS for width in WIDTHS]
 
 _NORMALISE = [
-    (re.compile(r"torch\s\d[\w.+\-]*"), "torch X"),
-    (re.compile(r"seqdiag\s\d[\w.+\-]*"), "seqdiag X"),
+    (re.compile(r"torch\s+\d[\w.+\-]*"), "torch X"),
+    (re.compile(r"seqdiag\s+\d[\w.+\-]*"), "seqdiag X"),
     (re.compile(r"\d+\.\d+ s\b"), "N s"),
 ]
 
