@@ -665,7 +665,9 @@ def _run_one(case: Case) -> tuple[str, str]:
             return "FAIL", f"timed out after {case.timeout:.0f} s"
         err = err_head + err
         problems = []
-        if proc.returncode not in case.codes:
+        # Killed by the signal itself before Python installed any handler: no output, and the shell reports 128 + N.
+        died_quietly = case.signal_after is not None and proc.returncode == -case.signal_after[0] and not err.strip()
+        if proc.returncode not in case.codes and not died_quietly:
             problems.append(f"exit {proc.returncode}, expected {case.codes}")
         if "Traceback" in err or "Traceback" in out:
             problems.append("traceback")
