@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from seqdiag.config import Config
 from seqdiag.errors import SeqdiagError
+from seqdiag.task import task_from_config
 
 FLOAT = 4  # bytes: float32
 WEIGHT_COPIES = 6  # weights, gradients, two optimizer moments, the last good copy, the snapshot being saved
@@ -36,7 +37,7 @@ class Estimate:
 
 def parameters(config: Config) -> int:
     """Weights of one model (as seqdiag.model builds it)."""
-    vocabulary = len(set(config.sequence.pattern)) + 1
+    vocabulary = len(task_from_config(config.sequence).symbols)
     e, h = config.model.embed_size, config.model.hidden_size
     gates = {"lstm": 4, "gru": 3, "rnn": 1}[config.model.cell] * h
     return vocabulary * e + e + e * gates + h * gates + gates + h * vocabulary + vocabulary
@@ -44,7 +45,9 @@ def parameters(config: Config) -> int:
 
 def estimate(config: Config, seeds: int = 1) -> Estimate:
     """Memory (bytes, peak) and time (seconds) of training `seeds` models of `config` as one stack."""
-    steps_in_sequence = config.sequence.length + 1
+    task = task_from_config(config.sequence)
+    # Every sequence of the task is a row of one batch, padded to the longest: cost as that many steps.
+    steps_in_sequence = (max(len(b) for b in task.bodies) + 1) * len(task.bodies)
     h, e = config.model.hidden_size, config.model.embed_size
     gates = {"lstm": 4, "gru": 3, "rnn": 1}[config.model.cell] * h
     weights = parameters(config) * seeds * FLOAT * WEIGHT_COPIES

@@ -76,9 +76,16 @@ def _check_symbol(key: str, value: str) -> None:
         _fail(key, value, "symbols are single printable ASCII characters, no spaces")
 
 
+def _check_text_symbols(key: str, value: str) -> None:
+    bad = next((c for c in value if not c.isprintable() or c.isspace()), None)
+    if bad is not None:
+        _fail(key, value, f"symbols are printable characters, no spaces (found {bad!r})")
+
+
 @dataclass(frozen=True)
 class SequenceConfig:
-    """The toy sequence: a start symbol, then a pattern repeated to a fixed length, then the end symbol."""
+    """The sequences: a start symbol, then a pattern repeated to a fixed length (or the symbols of `text`, or each
+    line of `file`), then the end symbol. See `seqdiag.task`."""
 
     pattern: str = "01"
     """Symbols repeated after the start symbol, e.g. "01" gives 0101...; one character per symbol."""
@@ -86,14 +93,28 @@ class SequenceConfig:
     """How many pattern symbols follow the start symbol (the 2015 setup: 30)."""
     start_symbol: str = "S"
     """Starts the sequence as the first input and ends it as the last target."""
+    text: str = ""
+    """One sequence spelled out, e.g. "0110100110010110": its symbols after the start symbol (replaces pattern and
+    length; need not be periodic). Empty: not used."""
+    file: str = ""
+    """A UTF-8 text file, one sequence per non-empty line, each character a symbol; all lines are trained as one
+    batch (limits in seqdiag/task.py). Relative to the config file that names it (to the working directory for
+    --set). Empty: not used."""
 
     def __post_init__(self) -> None:
+        if self.text and self.file:
+            _fail("sequence.text", self.text, "give sequence.text or sequence.file, not both")
+        if self.text:
+            _check_text_symbols("sequence.text", self.text)
+            _check_positive("sequence.text", len(self.text), MAX_LENGTH)
+            if self.start_symbol in self.text:
+                _fail("sequence.start_symbol", self.start_symbol, f"must not occur in the text {self.text!r}")
         if not self.pattern:
             _fail("sequence.pattern", self.pattern, "must not be empty")
         for symbol in self.pattern:
             _check_symbol("sequence.pattern", symbol)
         _check_symbol("sequence.start_symbol", self.start_symbol)
-        if self.start_symbol in self.pattern:
+        if self.start_symbol in self.pattern and not (self.text or self.file):
             _fail(
                 "sequence.start_symbol",
                 self.start_symbol,
@@ -172,6 +193,9 @@ class SampleConfig:
     """0 picks the most likely symbol (argmax); above 0 samples from softmax(logits / temperature)."""
     top_k: int = 0
     """When sampling, keep only the k most likely symbols; 0 keeps all."""
+    prompt: int = 0
+    """Give every procedure the first K symbols of each sequence (fed as training fed them) and judge what it
+    continues with; with several sequences, only a prompt can tell free-running which one to produce."""
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.temperature):
@@ -186,6 +210,8 @@ class SampleConfig:
             )
         if self.top_k < 0:
             _fail("sample.top_k", self.top_k, "must be >= 0")
+        if self.prompt < 0:
+            _fail("sample.prompt", self.prompt, "must be >= 0")
 
 
 @dataclass(frozen=True)
@@ -202,14 +228,19 @@ class Config:
     def __post_init__(self) -> None:
         if not 0 <= self.seed < 2**63:
             _fail("seed", self.seed, "must be in [0, 2**63)")
-        vocabulary = len(set(self.sequence.pattern)) + 1
-        if self.sample.top_k > vocabulary:
+        seq = self.sequence
+        symbols = seq.text or seq.pattern
+        vocabulary = len(set(symbols)) + 1
+        length = len(seq.text) if seq.text else seq.length
+        if not seq.file and self.sample.prompt >= length:
+            _fail("sample.prompt", self.sample.prompt, f"must leave at least one of the {length} symbols to predict")
+        if self.sample.top_k > vocabulary and not seq.file:
             _fail("sample.top_k", self.sample.top_k, f"exceeds the vocabulary size {vocabulary}", ("sequence.pattern",))
-        self._check_budget(vocabulary)
+        self._check_budget(vocabulary, length)
 
-    def _check_budget(self, vocabulary: int) -> None:
+    def _check_budget(self, vocabulary: int, length: int) -> None:
         """Refuse runs that would exhaust memory even though every size is within its own bound."""
-        e, h, length = self.model.embed_size, self.model.hidden_size, self.sequence.length
+        e, h = self.model.embed_size, self.model.hidden_size
         gates = _CELL_BLOCKS.get(self.model.cell, 4) * h
         parameters = vocabulary * e + e + e * gates + h * gates + gates + h * vocabulary + vocabulary
         if parameters > MAX_PARAMETERS:
@@ -396,18 +427,42 @@ def load_config(name_or_path: str | None = None, overrides: list[str] | None = N
     origin, data = ("the defaults", {}) if name_or_path is None else read_config_data(name_or_path)
     overrides = overrides or []
     data = apply_overrides(data, overrides)
+    overridden = {parse_override(text)[0] for text in overrides}
     if seed is not None:
         data["seed"] = seed
     try:
-        return config_from_dict(data)
+        return _resolve_sequence_file(config_from_dict(data), origin, "sequence.file" in overridden)
     except ConfigError as exc:
         # Name where the bad value came from: --seed, a --set, or the file (or the defaults it left alone).
         keys = set(exc.keys) or {str(exc).split(" = ", 1)[0]}
-        overridden = {parse_override(text)[0] for text in overrides}
         source = "--seed" if "seed" in keys and seed is not None else "--set" if keys & overridden else origin
         raise ConfigError(f"{source}: {exc}") from None
     except RecursionError:  # absurdly nested TOML
         raise ConfigError(f"{origin}: too deeply nested") from None
+
+
+def _resolve_sequence_file(config: Config, origin: str, from_set: bool) -> Config:
+    """Make `sequence.file` absolute (relative to the config or preset naming it, or to the working directory for
+    --set) and check the file and the prompt against it now, before any training."""
+    from seqdiag.task import task_from_config
+
+    name = config.sequence.file
+    if not name:
+        return config
+    path = Path(name).expanduser()
+    if not path.is_absolute():
+        if from_set or origin == "the defaults":
+            base = Path.cwd()
+        elif origin.startswith("preset "):
+            base = Path(str(resources.files("seqdiag") / "presets"))
+        else:
+            base = Path(origin).parent
+        path = base / path
+    resolved = config.replace(sequence=dataclasses.replace(config.sequence, file=str(path.resolve())))
+    task = task_from_config(resolved.sequence, resolved.sample.prompt)
+    if resolved.sample.top_k > len(task.symbols):
+        _fail("sample.top_k", resolved.sample.top_k, f"exceeds the vocabulary size {len(task.symbols)}")
+    return resolved
 
 
 def describe(config: Config) -> str:
@@ -418,6 +473,7 @@ def describe(config: Config) -> str:
         items = " ".join(
             f"{k}={v!r}" if isinstance(v, str) else f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
             for k, v in dataclasses.asdict(section).items()
+            if v != ""  # an unused text or file
         )
         parts.append(f"[{name}] {items}")
     return "  ".join(parts)

@@ -20,7 +20,7 @@ last key varies fastest). Every cell is validated before anything trains, so a b
 
 Executors: `local` runs the cells one after another in this process; `ray` submits each cell as a Ray
 task (one CPU each, or one GPU with --device cuda) to the cluster at `address`, or to a local instance
-started for the run (`pip install 'seqdiag[ray]'`). The job ships the seqdiag package with it, so the
+started for the run (`pip install -e '.[ray]'`). The job ships the seqdiag package with it, so the
 cluster's workers need only torch; a Ray session the caller already joined is used as it is.
 """
 
@@ -262,7 +262,9 @@ def _run_on_ray(cells, n_seeds, train_policies, device, address, threads, on_cel
     try:
         import ray
     except ImportError:
-        raise SeqdiagError("--executor ray needs Ray: pip install 'seqdiag[ray]'") from None
+        raise SeqdiagError(
+            "--executor ray needs Ray: pip install ray (from a checkout: pip install -e '.[ray]')"
+        ) from None
     import seqdiag
 
     started_here = not ray.is_initialized()

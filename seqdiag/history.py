@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seqdiag import judgement
+
 
 @dataclass(frozen=True)
 class Snapshot:
@@ -19,13 +21,13 @@ class Snapshot:
     accuracy: dict[str, float]
 
 
-def is_right(output: str, targets: str) -> bool:
-    """Whether the pattern (every target but the end symbol) came out right.
+def is_right(output: str, targets: str, prompt: int = 0) -> bool:
+    """Whether the pattern (every judged target but the end symbol) came out right, in every sequence.
 
-    The end symbol is judged apart: it needs counting, which is learned much later, and the zeros
-    procedure never reaches it; mixing it in would hide the pattern's own stability.
+    The end symbol is judged apart (`seqdiag.judgement`): it needs counting, which is learned much later, and
+    the zeros procedure never reaches it; mixing it in would hide the pattern's own stability.
     """
-    return output[: len(targets) - 1] == targets[:-1]
+    return judgement.all_patterns_right(output, targets, prompt)
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,9 @@ class HistoryStats:
     changes_second_half: int
 
 
-def history_stats(history: list[Snapshot], mode: str, targets: str) -> HistoryStats:
+def history_stats(history: list[Snapshot], mode: str, targets: str, prompt: int = 0) -> HistoryStats:
     outputs = [s.outputs[mode] for s in history]
-    right = [is_right(o, targets) for o in outputs]
+    right = [is_right(o, targets, prompt) for o in outputs]
     changed = [a != b for a, b in zip(outputs, outputs[1:], strict=False)]
     half = len(history) // 2
     stable_from = None

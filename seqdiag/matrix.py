@@ -11,14 +11,18 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from seqdiag import procedures
 from seqdiag.config import Config
 from seqdiag.probes import InputReliance, input_reliance
 from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover
 from seqdiag.sampling import run_procedure, trace_of
 from seqdiag.train import TrainResult, training_policy
 
-SAMPLE_MODES = ("teacher", "free", "zeros")  # refeed equals free step for step, so it adds no column
-DIAGONAL = {"teacher": "teacher", "free": "free", "zeros": "zeros", "scheduled": "free"}
+
+def diagonal_procedure(train_policy: str) -> str | None:
+    """The procedure that samples as `train_policy` trained: the one feeding the same input policy with carried
+    state; scheduled sampling ends feeding predictions, so its diagonal is free-running."""
+    return procedures.carried("free" if train_policy == "scheduled" else train_policy)
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class MatrixCell:
 
     @property
     def diagonal(self) -> bool:
-        return DIAGONAL[self.train] == self.sample
+        return diagonal_procedure(self.train) == self.sample
 
     @property
     def pattern_right(self) -> bool:
@@ -81,7 +85,7 @@ def build_matrix(
     rows: list[PolicyRow] = []
     for policy, result in results.items():
         model, sequence = result.model, result.sequence
-        for mode in SAMPLE_MODES:
+        for mode in procedures.COLUMNS:
             trace = trace_of(run_procedure(model, sequence, mode), sequence, mode)
             cells.append(
                 MatrixCell(
@@ -111,4 +115,4 @@ def build_matrix(
                 reliance=input_reliance(model, sequence),
             )
         )
-    return PolicyMatrix(list(results), list(SAMPLE_MODES), cells, rows)
+    return PolicyMatrix(list(results), list(procedures.COLUMNS), cells, rows)

@@ -1,6 +1,6 @@
 """Figures of a run (or a sweep) as PNG and SVG files, for issue threads, notebooks and papers.
 
-matplotlib is an optional extra (`pip install 'seqdiag[plot]'`), imported only when a figure is drawn.
+matplotlib is an optional extra (`pip install -e '.[plot]'`), imported only when a figure is drawn.
 Figures are drawn on matplotlib's Agg canvas directly, never through pyplot, so plotting needs no display
 and leaves a notebook's pyplot state alone. Every file is written atomically.
 
@@ -25,17 +25,26 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from seqdiag import procedures
 from seqdiag.errors import SeqdiagError
 from seqdiag.history import Snapshot
 
-INSTALL_HINT = "pip install 'seqdiag[plot]'"
+INSTALL_HINT = "pip install matplotlib (from a checkout: pip install -e '.[plot]')"
 FORMATS = ("png", "svg")
-MODE_STYLE = {  # one colour and line per procedure, the same in every figure
-    "teacher": {"color": "#1f77b4", "linestyle": "-", "marker": "o"},
-    "free": {"color": "#2ca02c", "linestyle": "-", "marker": "s"},
-    "zeros": {"color": "#d62728", "linestyle": "-", "marker": "^"},
-    "refeed": {"color": "#9467bd", "linestyle": "--", "marker": "x"},
+_PALETTE = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf")
+_MARKERS = ("o", "s", "^", "x", "D", "v", "P", "*")
+# One colour and line per procedure, the same in every figure, in registry order; a consistency check
+# (refeed) is dashed, drawn over the procedure it must equal.
+MODE_STYLE = {
+    p.name: {
+        "color": _PALETTE[i % len(_PALETTE)],
+        "linestyle": "--" if p.same_as else "-",
+        "marker": _MARKERS[i % len(_MARKERS)],
+    }
+    for i, p in enumerate(procedures.REGISTRY.values())
 }
+# Wider lines first, so a procedure that coincides with an earlier one still shows under it.
+LINE_WIDTH = {name: max(1.2, 6.0 - 2.2 * i) for i, name in enumerate(procedures.NAMES)}
 DPI = 120
 
 
@@ -242,7 +251,6 @@ def accuracy_figure(curves: RunCurves):
     figure = _new_figure(8, 4)
     ax = figure.add_subplot()
     steps = [s.step for s in curves.history]
-    widths = {"teacher": 6.0, "free": 3.5, "zeros": 1.8, "refeed": 1.2}
     for mode in curves.procedures:
         style = dict(MODE_STYLE.get(mode, {}), marker=None)
         values = [s.accuracy.get(mode, float("nan")) for s in curves.history]
@@ -250,7 +258,7 @@ def accuracy_figure(curves: RunCurves):
             steps,
             values,
             label=mode,
-            linewidth=widths.get(mode, 1.2),
+            linewidth=LINE_WIDTH.get(mode, 1.2),
             drawstyle="steps-post",
             alpha=0.45 if mode == "teacher" else 0.9,
             **style,

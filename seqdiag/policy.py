@@ -28,6 +28,8 @@ class InputPolicy:
 
     name: str
     epsilon: float = 1.0
+    given: int = 0
+    """Steps 1 .. given are fed the true symbol whatever the policy (a prompt of that many symbols)."""
 
     @property
     def open_loop(self) -> bool:
@@ -40,7 +42,7 @@ class InputPolicy:
             return true_inputs
         if self.name == "zeros":
             fed = torch.zeros_like(true_inputs)
-            fed[:, :, 0] = true_inputs[:, :, 0]
+            fed[:, :, : self.given + 1] = true_inputs[:, :, : self.given + 1]
             return fed
         raise ValueError(f"policy {self.name!r} depends on predictions; feed it step by step")
 
@@ -52,7 +54,7 @@ class InputPolicy:
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """The input for step t (N, B, V), from the true one and the one-hot previous prediction."""
-        if t == 0 or self.name == "teacher":
+        if t <= self.given or self.name == "teacher":
             return true_input
         if self.name == "zeros":
             return torch.zeros_like(true_input)
@@ -64,9 +66,6 @@ class InputPolicy:
             use_true = (coin < self.epsilon).unsqueeze(-1)
             return torch.where(use_true, true_input, predicted)
         raise ValueError(f"unknown input policy {self.name!r}")
-
-
-SAMPLING_POLICIES = ("teacher", "free", "zeros")
 
 
 def scheduled_epsilon(schedule: str, k: float, floor: float, step: int) -> float:
@@ -140,21 +139,25 @@ def unroll(
     policy: InputPolicy,
     decoding: Decoding = Decoding(),
     *,
-    carry_state: bool = True,
+    state_handling: str = "carried",
     generator: torch.Generator | None = None,
 ) -> Rollout:
     """Feed `policy` to `model` over the steps of `true_inputs` (N, B, T, V).
 
-    With `carry_state=False` each step re-runs the whole prefix fed so far from a fresh state (the
-    stateless sampler 2015 Keras users had to write); it must agree with the carried-state loop.
+    `state_handling` (see `seqdiag.procedures.Procedure.state`): "carried" passes the state from step to
+    step; "prefix" re-runs the whole prefix fed so far from a zero state at every step (the stateless
+    sampler 2015 Keras users had to write; it must agree with the carried loop); "fresh" starts every step from
+    a zero state, so each step sees its own input alone.
     Gradients flow through the logits when called with grad enabled; fed predictions are discrete.
     """
-    if policy.open_loop and carry_state:
+    if state_handling not in ("carried", "prefix", "fresh"):
+        raise ValueError(f"unknown state handling {state_handling!r}")
+    if policy.open_loop and state_handling == "carried":
         fed = policy.feed_all(true_inputs)
         logits, hidden, _ = model(fed)
         return Rollout(fed, logits, hidden, decoding.choose(logits, generator))
 
-    if not carry_state and policy.name == "free" and decoding.temperature == 0:
+    if state_handling == "prefix" and policy.name == "free" and decoding.temperature == 0:
         return _refeed_by_verified_guess(model, true_inputs, policy)
     n, b, steps, _ = true_inputs.shape
     state: State = model.initial_state(b)
@@ -166,9 +169,12 @@ def unroll(
     for t in range(steps):
         x = policy.feed(t, true_inputs[:, :, t], predicted_vector, generator)  # (N, B, V)
         fed_steps.append(x)
-        if carry_state:
+        if state_handling == "carried":
             logits, state = model.step(x, state)
             hidden = state[0]
+        elif state_handling == "fresh":
+            logits, fresh_state = model.step(x, model.initial_state(b))
+            hidden = fresh_state[0]
         else:
             prefix_logits, prefix_hidden, _ = model(torch.stack(fed_steps, dim=2))
             logits, hidden = prefix_logits[:, :, -1], prefix_hidden[:, :, -1]
@@ -214,7 +220,9 @@ def _refeed_by_verified_guess(model: SequenceModel, true_inputs: torch.Tensor, p
         picks = logits.argmax(-1)  # (N, B, T)
         # The pick at t is fed at t + 1: the guess holds where every fed input matches the pick before it.
         fed_symbols = fed[:, :, 1:].argmax(-1)
-        wrong = (picks[:, :, :-1] != fed_symbols).flatten(0, 1).any(0).nonzero()
+        mismatch = picks[:, :, :-1] != fed_symbols  # (N, B, T-1): the input at t + 1 is not the pick at t
+        mismatch[:, :, : policy.given] = False  # a prompt's inputs are given, not picks
+        wrong = mismatch.flatten(0, 1).any(0).nonzero()
         if wrong.numel() == 0:
             return Rollout(fed, logits, hidden, picks)
         first = int(wrong[0])

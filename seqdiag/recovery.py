@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from seqdiag import judgement
 from seqdiag.model import SequenceModel
 from seqdiag.policy import Decoding, InputPolicy, unroll
 from seqdiag.sequence import ToySequence
@@ -116,7 +117,7 @@ def inject_and_recover(
     n = sequence.steps - 1  # pattern symbols; steps 0 .. n-1 predict them, step n the end symbol
     pattern = [int(i) for i in sequence.targets[:n]]
     period_symbols = [sequence.vocabulary.index(s) for s in dict.fromkeys(_pattern_of(sequence))]
-    steps = injection_steps(inject_at, n) if len(set(period_symbols)) > 1 else []
+    steps = [k for k in injection_steps(inject_at, n) if k > sequence.prompt] if len(set(period_symbols)) > 1 else []
     b = len(steps) + 1  # rollout 0 is the baseline
     true = sequence.inputs.clone().repeat(b, 1)  # (B, T) indices
     forced = torch.zeros(b, sequence.steps, dtype=torch.bool)
@@ -128,7 +129,7 @@ def inject_and_recover(
     was_training = model.training
     model.eval()
     try:
-        rollout = unroll(model, vectors, InjectedPolicy("free", forced=forced), Decoding())
+        rollout = unroll(model, vectors, InjectedPolicy("free", given=sequence.prompt, forced=forced), Decoding())
     finally:
         model.train(was_training)
     predicted = rollout.predicted[model_index].cpu().tolist()  # (B, T)
@@ -154,8 +155,7 @@ def inject_and_recover(
             )
         )
     baseline = predicted[0]
-    targets = [int(i) for i in sequence.targets]
-    first = next((t for t, (p, y) in enumerate(zip(baseline, targets, strict=True)) if p != y), None)
+    first = judgement.first_divergence(baseline, [int(i) for i in sequence.targets], sequence.prompt)
     return Recovery("".join(symbols[i] for i in baseline), first, injections)
 
 

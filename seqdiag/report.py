@@ -8,17 +8,19 @@ from typing import Any
 
 import torch
 
-from seqdiag import __version__
+from seqdiag import __version__, procedures
 from seqdiag.config import Config
 from seqdiag.drift import DriftReport, hidden_drift_report
+from seqdiag.errors import SeqdiagError
 from seqdiag.findings import Evidence, Verdict, diagnose
 from seqdiag.history import HistoryStats, Snapshot, history_stats
 from seqdiag.matrix import PolicyMatrix
+from seqdiag.outcomes import Outcomes, outcomes
 from seqdiag.policy import Decoding, unroll
 from seqdiag.probes import InputNovelty, InputReliance, input_novelty, input_reliance
 from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover
 from seqdiag.rollouts import RolloutStats, rollout_stats
-from seqdiag.sampling import MODES, Trace, run_procedure, trace_of
+from seqdiag.sampling import Trace, run_procedure, trace_of
 from seqdiag.schema import SCHEMA_VERSION
 from seqdiag.stability import Stability, stability
 from seqdiag.train import TrainResult, training_policy
@@ -55,6 +57,8 @@ class CompareReport:
     rollouts: RolloutStats | None = None  # only with --rollouts N > 1
     matrix: PolicyMatrix | None = None  # only with --train
     trained: Trace | None = None  # the model run on what training fed, when that is not teacher forcing
+    outcomes: Outcomes | None = None  # every procedure on every sequence of the task
+    shown: int = 0  # the sequence the traces and depth measurements are of
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,7 +81,6 @@ class CompareReport:
             ],
             "history_stats": {m: dataclasses.asdict(s) for m, s in self.history_stats.items()},
             "novelty": {m: dataclasses.asdict(n) for m, n in self.novelty.items()},
-            "reliance": dataclasses.asdict(self.reliance),
             "findings": [dataclasses.asdict(f) for f in self.verdict.findings],
             "summary": self.summary(),
         }
@@ -88,13 +91,20 @@ class CompareReport:
         `compare --test-fixes` reports a fix as this summary before and after it; a plain `compare --json` with
         the same overrides reports the same object.
         """
-        return summary_of(self.traces, self.stability)
+        return summary_of(self.traces, self.stability, self.outcomes)
 
 
-def summary_of(traces: dict[str, Trace], stability: Stability | None) -> dict[str, Any]:
+def summary_of(traces: dict[str, Trace], stability: Stability | None, over: Outcomes | None = None) -> dict[str, Any]:
+    """With several sequences, right and targets are summed over all of them (judged targets: a prompt's are not)."""
+    if over is not None and len(over.rows) > 1:
+        right = {name: over.total(name)[0] for name in over.procedures}
+        targets = over.total(over.procedures[0])[1]
+    else:
+        right = {mode: trace.correct_count for mode, trace in traces.items()}
+        targets = traces["teacher"].judged
     return {
-        "right": {mode: trace.correct_count for mode, trace in traces.items()},
-        "targets": len(traces["teacher"].targets),
+        "right": right,
+        "targets": targets,
         "late_spikes": len(stability.spikes) if stability is not None else 0,
         "teacher_flips": len(stability.teacher_flips) if stability is not None else 0,
     }
@@ -112,6 +122,8 @@ def _reliance_json(reliance: InputReliance) -> dict[str, Any]:
 def depth_json(report: CompareReport) -> dict[str, Any]:
     """The sections beyond the per-step traces: drift, reliance, recovery, stability, rollouts, matrix."""
     data: dict[str, Any] = {"reliance": _reliance_json(report.reliance)}
+    if report.outcomes is not None:
+        data.update(outcomes_json(report.outcomes, report.shown))
     if report.drift is not None:
         data["drift"] = dataclasses.asdict(report.drift)
     if report.recovery is not None:
@@ -154,6 +166,28 @@ def depth_json(report: CompareReport) -> dict[str, Any]:
     return data
 
 
+def outcomes_json(o: Outcomes, shown: int) -> dict[str, Any]:
+    """The task, one row per sequence (each procedure's right/judged and first divergence), and the totals."""
+    return {
+        "task": {
+            "source": o.source,
+            "marker": o.marker,
+            "prompt": o.prompt,
+            "sequences": len(o.rows),
+            "shown": shown,
+            "goes_wrong_first": o.goes_wrong_first,
+        },
+        "sequences": [
+            {"index": r.index, "text": r.text, "procedures": {n: dataclasses.asdict(x) for n, x in r.outcomes.items()}}
+            for r in o.rows
+        ],
+        "totals": {
+            n: {"right": o.total(n)[0], "judged": o.total(n)[1], "sequences_all_right": o.all_right(n)}
+            for n in o.procedures
+        },
+    }
+
+
 def trace_json(trace: Trace, with_hidden: bool = False) -> dict[str, Any]:
     steps = []
     for s in trace.steps:
@@ -189,15 +223,29 @@ def build_compare(
     rollouts_n: int = 1,
     inject_at: tuple[int, ...] | list[int] = DEFAULT_INJECT_AT,
     matrix: PolicyMatrix | None = None,
+    show: int | None = None,
 ) -> CompareReport:
     """Run every procedure on the trained model, probe it, and diagnose (model 0 of the stack).
 
     `rollouts_n` > 1 adds free-running sampled that many times (one batch); `inject_at` are the steps
     at which a wrong symbol is forced into free-running; `matrix` is the policy matrix, when trained.
+    Every procedure runs on every sequence of the task (`outcomes`); the per-step traces and the depth
+    measurements are of one sequence: `show` (an index), by default the one that goes wrong first.
+
+    Raises:
+        SeqdiagError: `show` is not the index of a sequence.
     """
-    model, sequence, config = result.model, result.sequence, result.config
+    model, config = result.model, result.config
+    task = result.task
+    per_sequence = outcomes(model, task, decoding, seed=config.seed)
+    if show is not None and not 0 <= show < len(task.sequences):
+        raise SeqdiagError(
+            f"--show {show}: the task has {len(task.sequences)} sequences (0 .. {len(task.sequences) - 1})"
+        )
+    shown = (per_sequence.goes_wrong_first or 0) if show is None else show
+    sequence = task.sequences[shown]
     generator = torch.Generator().manual_seed(config.seed)
-    rollouts = {m: run_procedure(model, sequence, m, decoding, generator=generator) for m in MODES}
+    rollouts = {m: run_procedure(model, sequence, m, decoding, generator=generator) for m in procedures.NAMES}
     traces = {m: trace_of(r, sequence, m) for m, r in rollouts.items()}
     # What training fed, under its own policy: exact for teacher and zeros; for free and scheduled, what the
     # final model feeds itself (plus the true symbols, which scheduled sampling also fed).
@@ -226,6 +274,7 @@ def build_compare(
         drift_inputs["free"] = batch  # the probe then sees every rollout's states
     drift = hidden_drift_report(drift_inputs, seed=config.seed)
     recovery = inject_and_recover(model, sequence, inject_at)
+    targets = task.target_text()  # every sequence's, as the history holds them
     steady = stability(
         traces,
         result.history,
@@ -234,9 +283,12 @@ def build_compare(
         config.train.optimizer,
         config.train.lr,
         config.train.eps,
+        targets=targets,
+        prompt=task.prompt,
     )
-    targets = sequence.target_text()
-    stats = {m: history_stats(result.history, m, targets) for m in MODES}
+    # A run saved before a procedure was added has no history of it.
+    recorded = [m for m in procedures.NAMES if not result.history or m in result.history[0].outputs]
+    stats = {m: history_stats(result.history, m, targets, task.prompt) for m in recorded}
     evidence = Evidence(
         traces=traces,
         history=result.history,
@@ -274,6 +326,8 @@ def build_compare(
         rollouts=stochastic,
         matrix=matrix,
         trained=trained,
+        outcomes=per_sequence,
+        shown=shown,
     )
 
 

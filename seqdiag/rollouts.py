@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from seqdiag import judgement
 from seqdiag.model import SequenceModel
 from seqdiag.policy import Decoding, Rollout
 from seqdiag.sampling import run_procedure
@@ -46,12 +47,13 @@ def stats_of(
     """Summarise every rollout of one model in a batched `Rollout`."""
     predicted = rollout.predicted[model_index].cpu()  # (B, T')
     targets = sequence.targets  # (T,)
+    prompt = sequence.prompt
     b, steps = predicted.shape
     hits = predicted == targets[:steps]  # (B, T')
-    accuracy = hits.sum(1).float() / targets.numel()
-    wrong = ~hits
-    diverged = wrong.any(1) | (steps < targets.numel())
-    first = torch.where(wrong.any(1), wrong.float().argmax(1), torch.full((b,), steps))  # (B,)
+    hits[:, :prompt] = True  # given, not judged
+    accuracy = judgement.correct_batch(predicted, targets, prompt).float() / (targets.numel() - prompt)
+    first = judgement.first_divergence_batch(predicted, targets, prompt)  # (B,), -1 = none
+    diverged = first >= 0
     first_diverged = first[diverged]
     histogram: list[tuple[int, int, int]] = []
     if first_diverged.numel():

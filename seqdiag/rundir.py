@@ -47,14 +47,14 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
-from seqdiag import __version__
+from seqdiag import __version__, judgement
 from seqdiag.config import Config, config_from_dict, shown
 from seqdiag.errors import ConfigError, RunError, RunFailure
 from seqdiag.history import Snapshot
 from seqdiag.lock import write_lock
 from seqdiag.model import build_model
-from seqdiag.sampling import MODES
-from seqdiag.sequence import ToySequence
+from seqdiag.procedures import NAMES as PROCEDURE_NAMES
+from seqdiag.sequence import SequenceSet
 from seqdiag.train import TrainResult, make_optimizer
 
 RUN_FORMAT = 2  # 2: resume.safetensors, summary `stopped`
@@ -68,6 +68,7 @@ NON_NEGATIVE_STATE = {"square_avg", "exp_avg_sq"}
 MAX_CONFIG_BYTES = 1 << 20  # config.toml: a config is a few hundred bytes
 MAX_SUMMARY_BYTES = 1 << 20  # summary.json: versions, counts and the final outputs
 LOSS_BYTES = 32  # losses.json: per step done (a float's JSON text and its separator)
+HISTORY_REQUIRED = ("teacher", "free", "zeros", "refeed")  # the procedures every saved history has had
 SNAPSHOT_BYTES = 1024  # history.jsonl: per snapshot, besides 8 bytes per output symbol
 TENSOR_HEADER_BYTES = 1 << 20  # safetensors: the JSON header, besides the tensors the config implies
 STALE = re.compile(r"\.(?P<name>.+)\.(?P<kind>partial|replaced)-(?P<pid>[0-9]+)")
@@ -75,7 +76,8 @@ STALE = re.compile(r"\.(?P<name>.+)\.(?P<kind>partial|replaced)-(?P<pid>[0-9]+)"
 
 def default_run_dir(config: Config, root: Path = Path("runs")) -> Path:
     """runs/<pattern>-<cell>-<policy>-seed<seed>, the pattern's symbols kept only where safe in a file name."""
-    pattern = re.sub(r"[^A-Za-z0-9]", "_", config.sequence.pattern)
+    what = Path(config.sequence.file).stem if config.sequence.file else config.sequence.text or config.sequence.pattern
+    pattern = re.sub(r"[^A-Za-z0-9]", "_", what)[:40]
     return root / f"{pattern}-{config.model.cell}-{config.train.policy}-seed{config.seed}"
 
 
@@ -649,24 +651,25 @@ def _read_resume(
     return optimizer_state, generator_states, tensors
 
 
-def _history_limit(config: Config, steps_done: int) -> int:
+def _history_limit(config: Config, sequences: SequenceSet, steps_done: int) -> int:
     snapshots = steps_done // config.train.snapshot_every + 2
-    return snapshots * (SNAPSHOT_BYTES + 8 * len(MODES) * (config.sequence.length + 1))
+    return snapshots * (SNAPSHOT_BYTES + 8 * len(PROCEDURE_NAMES) * len(sequences.target_text()))
 
 
 def _read_history(
-    files: _Files, config: Config, sequence: ToySequence, steps_done: int
+    files: _Files, config: Config, sequences: SequenceSet, steps_done: int
 ) -> tuple[list[Snapshot], bytes]:
     file = files.path / "history.jsonl"
-    raw = files.read("history.jsonl", _history_limit(config, steps_done), "the snapshots of the steps done")
+    raw = files.read("history.jsonl", _history_limit(config, sequences, steps_done), "the snapshots of the steps done")
     try:
         lines = raw.decode("utf-8").splitlines()
     except UnicodeDecodeError as exc:
         raise RunError(f"{file}: not UTF-8 text (at byte {exc.start})") from None
     if not lines:
         raise RunError(f"{file}: empty; a run holds at least one snapshot (the one at its last step)")
-    symbols = set(sequence.vocabulary.symbols)
-    most = sequence.steps
+    # A task with several sequences keeps each procedure's outputs joined by judgement.SEPARATOR.
+    symbols = set(sequences.vocabulary.symbols) | {judgement.SEPARATOR}
+    most = len(sequences.target_text())
     history: list[Snapshot] = []
     for number, line in enumerate(lines, 1):
         try:
@@ -683,8 +686,17 @@ def _read_history(
             problem = f"step {data['step']} does not follow step {history[-1].step}"
         elif not _is_number(data["loss"]):
             problem = f"loss {shown(data['loss'])} is not a finite number"
-        elif not isinstance(data["outputs"], dict) or set(data["outputs"]) != set(MODES):
-            problem = f"outputs must map each procedure ({', '.join(MODES)}) to its output"
+        elif (
+            not isinstance(data["outputs"], dict)
+            or set(data["outputs"]) - set(PROCEDURE_NAMES)
+            or set(HISTORY_REQUIRED) - set(data["outputs"])
+        ):
+            # Registered procedures only, and at least those the findings read: a run saved before a procedure
+            # was added still loads.
+            problem = (
+                f"outputs must map each procedure ({', '.join(HISTORY_REQUIRED)}, and any of "
+                f"{', '.join(p for p in PROCEDURE_NAMES if p not in HISTORY_REQUIRED)}) to its output"
+            )
         elif not all(isinstance(v, str) and len(v) <= most and set(v) <= symbols for v in data["outputs"].values()):
             problem = f"an output holds something other than at most {most} symbols of the vocabulary"
         elif (
@@ -745,13 +757,13 @@ def load_run(path: Path, device: str = "cpu") -> TrainResult:
             raise RunError(
                 f"{path / 'summary.json'}: steps_done = {steps_done} exceeds train.steps = {config.train.steps}"
             )
-        sequence = ToySequence.from_config(config.sequence)
-        model = build_model(len(sequence.vocabulary), config.model, [config.seed], "cpu")
+        sequences = SequenceSet.from_config(config)
+        model = build_model(len(sequences.vocabulary), config.model, [config.seed], "cpu")
         weights = _read_tensors(files, "weights.safetensors", model.state_dict())
         _check_tensors(path / "weights.safetensors", weights, model.state_dict())
         model.load_state_dict(weights)
         optimizer_state, generator_states, resume = _read_resume(files, config, model, steps_done)
-        history, history_bytes = _read_history(files, config, sequence, steps_done)
+        history, history_bytes = _read_history(files, config, sequences, steps_done)
         losses, losses_bytes = _read_losses(files, steps_done)
     if "run_id" in summary:
         contents = {"config.toml": config_bytes, "history.jsonl": history_bytes, "losses.json": losses_bytes}
@@ -765,7 +777,8 @@ def load_run(path: Path, device: str = "cpu") -> TrainResult:
     model.eval()
     return TrainResult(
         config=config,
-        sequence=sequence,
+        sequence=sequences.sequences[0],
+        sequences=sequences,
         model=model,
         seeds=[config.seed],
         histories=[history],

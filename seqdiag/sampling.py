@@ -1,60 +1,74 @@
-"""The sampling procedures, each an input policy plus how state is handled, and the traces they leave.
-
-- teacher: every step fed the true previous symbol; state carried. What training saw.
-- free:    start symbol, then the model's own prediction fed back; state carried. The fix.
-- zeros:   the 2015 procedure exactly: one pass over the start symbol then zero vectors, as many
-           outputs as pattern symbols (so it has no step at which to emit the end symbol).
-- refeed:  free-running without carried state: each step re-runs the whole prefix from a fresh state.
-"""
+"""Running a sampling procedure (defined in `seqdiag.procedures`) on a model, and the traces it leaves."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
+from seqdiag import judgement, procedures
 from seqdiag.model import SequenceModel
 from seqdiag.policy import Decoding, InputPolicy, Rollout, unroll
-from seqdiag.sequence import ToySequence
-
-MODES = ("teacher", "free", "zeros", "refeed")
-
-
-def procedure_policy(mode: str) -> tuple[InputPolicy, bool]:
-    """The input policy a sampling procedure feeds and whether it carries state between steps."""
-    if mode == "refeed":
-        return InputPolicy("free"), False
-    if mode in ("teacher", "free", "zeros"):
-        return InputPolicy(mode), True
-    raise ValueError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
-
-
-def procedure_steps(mode: str, sequence: ToySequence) -> int:
-    """The zeros procedure runs one step per pattern symbol (the 2015 `maxlen`); the others one per target."""
-    return sequence.steps - 1 if mode == "zeros" else sequence.steps
+from seqdiag.sequence import SequenceSet, ToySequence
 
 
 @torch.no_grad()
 def run_procedure(
     model: SequenceModel,
     sequence: ToySequence,
-    mode: str,
+    procedure: str,
     decoding: Decoding = Decoding(),
     *,
     rollouts: int = 1,
     generator: torch.Generator | None = None,
 ) -> Rollout:
-    """Run one procedure on every model of the stack, `rollouts` times each (all batched)."""
+    """Run one procedure on every model of the stack, `rollouts` times each (all batched).
+
+    Raises:
+        ValueError: `procedure` is not in the registry.
+    """
+    spec = procedures.get(procedure)
+    steps = spec.steps(sequence.steps)
+    true_inputs = sequence.input_vectors()[:steps].to(model.embed_weight.device)  # (T, V)
+    true_inputs = true_inputs.expand(model.n_models, rollouts, *true_inputs.shape)  # (N, B, T, V)
+    return _run(model, true_inputs, procedure, decoding, sequence.prompt, generator)
+
+
+@torch.no_grad()
+def run_procedure_on_set(
+    model: SequenceModel,
+    sequences: SequenceSet,
+    procedure: str,
+    decoding: Decoding = Decoding(),
+    *,
+    generator: torch.Generator | None = None,
+) -> Rollout:
+    """Run one procedure on every sequence of a set at once: B = sequences, padded to the longest.
+
+    Row i is the procedure's run on sequence i for its first `procedures.get(procedure).steps(...)` steps (a
+    recurrent step never sees later inputs, so the padding after a sequence's end changes none of them).
+    """
+    spec = procedures.get(procedure)
+    true_inputs = sequences.batch_inputs()[:, : spec.steps(sequences.steps)].to(model.embed_weight.device)
+    true_inputs = true_inputs.expand(model.n_models, *true_inputs.shape)  # (N, B, T, V)
+    return _run(model, true_inputs, procedure, decoding, sequences.prompt, generator)
+
+
+def _run(
+    model: SequenceModel,
+    true_inputs: torch.Tensor,
+    procedure: str,
+    decoding: Decoding,
+    prompt: int,
+    generator: torch.Generator | None,
+) -> Rollout:
+    spec = procedures.get(procedure)
     was_training = model.training
     model.eval()
     try:
-        policy, carry_state = procedure_policy(mode)
-        steps = procedure_steps(mode, sequence)
-        device = model.embed_weight.device
-        true_inputs = sequence.input_vectors()[:steps].to(device)  # (T, V)
-        true_inputs = true_inputs.expand(model.n_models, rollouts, *true_inputs.shape)  # (N, B, T, V)
-        decode = decoding if mode in ("free", "refeed") else Decoding()
-        return unroll(model, true_inputs, policy, decode, carry_state=carry_state, generator=generator)
+        decode = decoding if spec.decoding == "configured" else Decoding()
+        policy = InputPolicy(spec.policy, given=prompt)
+        return unroll(model, true_inputs, policy, decode, state_handling=spec.state, generator=generator)
     finally:
         model.train(was_training)
 
@@ -78,44 +92,44 @@ class StepRecord:
 class Trace:
     """One procedure's steps for one model and rollout, compared with the targets."""
 
-    mode: str
+    procedure: str
     steps: list[StepRecord]
     targets: str  # the whole target sequence, which may be longer than the steps produced
-    hidden_size: int = field(default=0)
+    prompt: int = 0  # steps before this one were given (fed the true symbols) and are not judged
 
     @property
     def output(self) -> str:
         return "".join(s.predicted for s in self.steps)
 
     @property
+    def judged(self) -> int:
+        """Targets judged: all but the prompt's (see `seqdiag.judgement`)."""
+        return judgement.judged_targets(self.targets, self.prompt)
+
+    @property
     def correct_count(self) -> int:
-        return sum(s.correct for s in self.steps)
+        return judgement.correct(self.output, self.targets, self.prompt)
 
     @property
     def accuracy(self) -> float:
-        """Share of all targets predicted right; a target the procedure never reaches counts as wrong."""
-        return self.correct_count / len(self.targets)
+        """Share of the judged targets predicted right; a target the procedure never reaches counts as wrong."""
+        return self.correct_count / self.judged
 
     @property
     def first_divergence(self) -> int | None:
-        """First step whose prediction is wrong or missing; None when every target is matched."""
-        for s in self.steps:
-            if not s.correct:
-                return s.t
-        return None if len(self.steps) == len(self.targets) else len(self.steps)
+        """First judged step whose prediction is wrong or missing; None when every judged target is matched."""
+        return judgement.first_divergence(self.output, self.targets, self.prompt)
 
     @property
     def pattern_accuracy(self) -> float:
-        """Share of the pattern (all targets but the end symbol) predicted right."""
-        pattern = [s for s in self.steps if s.t < len(self.targets) - 1]
-        return sum(s.correct for s in pattern) / (len(self.targets) - 1)
+        """Share of the judged pattern (the judged targets but the end symbol) predicted right."""
+        pattern = self.targets[:-1]
+        return judgement.correct(self.output, pattern, self.prompt) / max(1, len(pattern) - self.prompt)
 
     @property
     def end_symbol(self) -> bool | None:
         """Whether the last target (the end symbol) was predicted; None when the procedure never reaches it."""
-        if len(self.steps) < len(self.targets):
-            return None
-        return self.steps[-1].correct
+        return judgement.end_symbol(self.output, self.targets)
 
 
 def _input_symbol(vector: torch.Tensor, symbols: tuple[str, ...]) -> str | None:
@@ -124,7 +138,7 @@ def _input_symbol(vector: torch.Tensor, symbols: tuple[str, ...]) -> str | None:
     return symbols[int(vector.argmax())]
 
 
-def trace_of(rollout: Rollout, sequence: ToySequence, mode: str, model: int = 0, rollout_index: int = 0) -> Trace:
+def trace_of(rollout: Rollout, sequence: ToySequence, procedure: str, model: int = 0, rollout_index: int = 0) -> Trace:
     """Turn one model's / rollout's slice of a batched rollout into per-step records."""
     symbols = sequence.vocabulary.symbols
     logits = rollout.logits[model, rollout_index].float().cpu()  # (T, V)
@@ -151,27 +165,27 @@ def trace_of(rollout: Rollout, sequence: ToySequence, mode: str, model: int = 0,
                 hidden=[round(float(v), 6) for v in hidden[t]],
             )
         )
-    return Trace(mode, steps, sequence.target_text(), hidden.shape[-1])
+    return Trace(procedure, steps, sequence.target_text(), sequence.prompt)
 
 
 def sample(
     model: SequenceModel,
     sequence: ToySequence,
-    mode: str,
+    procedure: str,
     decoding: Decoding = Decoding(),
     generator: torch.Generator | None = None,
 ) -> Trace:
     """Run one procedure on a single model and return its trace."""
-    return trace_of(run_procedure(model, sequence, mode, decoding, generator=generator), sequence, mode)
+    return trace_of(run_procedure(model, sequence, procedure, decoding, generator=generator), sequence, procedure)
 
 
 def sample_all(
     model: SequenceModel,
     sequence: ToySequence,
     decoding: Decoding = Decoding(),
-    modes: tuple[str, ...] = MODES,
+    names: tuple[str, ...] = procedures.NAMES,
     seed: int = 0,
 ) -> dict[str, Trace]:
     """Every procedure on a single model; the stochastic ones draw from a generator seeded with `seed`."""
     generator = torch.Generator().manual_seed(seed)
-    return {mode: sample(model, sequence, mode, decoding, generator) for mode in modes}
+    return {name: sample(model, sequence, name, decoding, generator) for name in names}

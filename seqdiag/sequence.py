@@ -1,7 +1,10 @@
-"""The toy sequence: vocabulary, inputs and targets, exactly as the 2015 setup built them.
+"""The sequences as tensors: vocabulary, inputs and targets, exactly as the 2015 setup built them.
 
 inputs  = S x0 x1 ... x_{n-1}        (n + 1 steps)
 targets = x0 x1 ... x_{n-1} S        (the inputs shifted by one, the end symbol last)
+
+What the sequences are (the toy pattern, a text, a file of lines) is the task (`seqdiag.task`); a task with
+several sequences trains them as one batch, padded at the end (`SequenceSet`).
 """
 
 from __future__ import annotations
@@ -10,7 +13,11 @@ from dataclasses import dataclass
 
 import torch
 
-from seqdiag.config import SequenceConfig
+from seqdiag import judgement
+from seqdiag.config import Config, SequenceConfig
+from seqdiag.task import Task, task_from_config
+
+PAD = -1  # the target index of a padded step: ignored by the loss
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,7 @@ class Vocabulary:
 
     @classmethod
     def from_config(cls, config: SequenceConfig) -> Vocabulary:
-        return cls(tuple(sorted(set(config.pattern) | {config.start_symbol})))
+        return cls(task_from_config(config).symbols)
 
     def __len__(self) -> int:
         return len(self.symbols)
@@ -39,21 +46,25 @@ class Vocabulary:
 
 @dataclass(frozen=True)
 class ToySequence:
-    """The single training sequence as index tensors."""
+    """One sequence as index tensors."""
 
     vocabulary: Vocabulary
     start_symbol: str
-    inputs: torch.Tensor  # (T,) long: start symbol, then the pattern
-    targets: torch.Tensor  # (T,) long: the pattern, then the end symbol
+    inputs: torch.Tensor  # (T,) long: start symbol, then the sequence's symbols
+    targets: torch.Tensor  # (T,) long: the sequence's symbols, then the end symbol
+    prompt: int = 0  # the first `prompt` symbols are given to every procedure and not judged
 
     @classmethod
-    def from_config(cls, config: SequenceConfig) -> ToySequence:
-        vocabulary = Vocabulary.from_config(config)
-        body = [config.pattern[t % len(config.pattern)] for t in range(config.length)]
-        inputs = [config.start_symbol, *body]
-        targets = [*body, config.start_symbol]
+    def from_config(cls, config: SequenceConfig, prompt: int = 0) -> ToySequence:
+        """The task's first (for the toy pattern and a text, its only) sequence."""
+        return SequenceSet.from_task(task_from_config(config, prompt)).sequences[0]
+
+    @classmethod
+    def from_body(cls, vocabulary: Vocabulary, marker: str, body: str, prompt: int = 0) -> ToySequence:
+        inputs = [marker, *body]
+        targets = [*body, marker]
         as_tensor = lambda seq: torch.tensor([vocabulary.index(s) for s in seq], dtype=torch.long)  # noqa: E731
-        return cls(vocabulary, config.start_symbol, as_tensor(inputs), as_tensor(targets))
+        return cls(vocabulary, marker, as_tensor(inputs), as_tensor(targets), prompt)
 
     @property
     def steps(self) -> int:
@@ -69,3 +80,49 @@ class ToySequence:
 
     def target_text(self) -> str:
         return self.vocabulary.decode(self.targets)
+
+
+@dataclass(frozen=True)
+class SequenceSet:
+    """Every sequence of a task, on one vocabulary; trained together as one batch."""
+
+    task: Task
+    vocabulary: Vocabulary
+    sequences: list[ToySequence]
+
+    @classmethod
+    def from_task(cls, task: Task) -> SequenceSet:
+        vocabulary = Vocabulary(task.symbols)
+        sequences = [ToySequence.from_body(vocabulary, task.marker, body, task.prompt) for body in task.bodies]
+        return cls(task, vocabulary, sequences)
+
+    @classmethod
+    def from_config(cls, config: Config) -> SequenceSet:
+        return cls.from_task(task_from_config(config.sequence, config.sample.prompt))
+
+    @property
+    def prompt(self) -> int:
+        return self.task.prompt
+
+    @property
+    def steps(self) -> int:
+        """The longest sequence's steps (the padded batch's length)."""
+        return max(s.steps for s in self.sequences)
+
+    def batch_inputs(self) -> torch.Tensor:
+        """(B, T, V) one-hot inputs, zero vectors after each sequence's end."""
+        out = torch.zeros(len(self.sequences), self.steps, len(self.vocabulary))
+        for i, s in enumerate(self.sequences):
+            out[i, : s.steps] = s.input_vectors()
+        return out
+
+    def batch_targets(self) -> torch.Tensor:
+        """(B, T) long targets, PAD after each sequence's end."""
+        out = torch.full((len(self.sequences), self.steps), PAD, dtype=torch.long)
+        for i, s in enumerate(self.sequences):
+            out[i, : s.steps] = s.targets
+        return out
+
+    def target_text(self) -> str:
+        """Every sequence's targets, joined as `seqdiag.judgement` reads joined outputs."""
+        return judgement.join([s.target_text() for s in self.sequences])

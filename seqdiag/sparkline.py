@@ -69,7 +69,12 @@ class HistoryGlance:
 
 
 def history_glance(
-    history: Sequence[Snapshot], losses: Sequence[float], modes: Sequence[str], targets: str, cells: int = MAX_CELLS
+    history: Sequence[Snapshot],
+    losses: Sequence[float],
+    modes: Sequence[str],
+    targets: str,
+    cells: int = MAX_CELLS,
+    prompt: int = 0,
 ) -> HistoryGlance | None:
     """Columns aligned on the checkpoints; None without a history.
 
@@ -86,7 +91,7 @@ def history_glance(
         window = [v for v in losses[start:end] if math.isfinite(v)]
         loss_cells.append(sum(window) / len(window) if window else history[col.start].loss)
     right = {
-        mode: [sum(is_right(history[j].outputs[mode], targets) for j in col) / len(col) for col in cols]
+        mode: [sum(is_right(history[j].outputs[mode], targets, prompt) for j in col) / len(col) for col in cols]
         for mode in modes
         if mode in history[0].outputs
     }

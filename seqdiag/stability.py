@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from seqdiag import judgement, procedures
 from seqdiag.history import Snapshot, is_right
 from seqdiag.sampling import Trace
 
@@ -77,11 +78,11 @@ def _first_and_stable(flags: list[bool], steps: list[int]) -> tuple[int | None, 
     return first, stable
 
 
-def learning_curve(history: list[Snapshot], mode: str, targets: str) -> LearningCurve:
+def learning_curve(history: list[Snapshot], mode: str, targets: str, prompt: int = 0) -> LearningCurve:
     steps = [s.step for s in history]
     outputs = [s.outputs[mode] for s in history]
-    pattern = [is_right(o, targets) for o in outputs]
-    end = [len(o) == len(targets) and o[-1] == targets[-1] for o in outputs]
+    pattern = [is_right(o, targets, prompt) for o in outputs]
+    end = [judgement.all_ends_right(o, targets) for o in outputs]
     pf, ps = _first_and_stable(pattern, steps)
     ef, es = _first_and_stable(end, steps)
     return LearningCurve(mode, len(history), pf, ps, ef, es, sum(end))
@@ -120,16 +121,18 @@ def _denominators(optimizer_state: dict) -> torch.Tensor | None:
     return torch.cat(parts).sqrt() if parts else None
 
 
-def teacher_regressions(history: list[Snapshot], targets: str) -> list[int]:
+def teacher_regressions(history: list[Snapshot], targets: str, prompt: int = 0) -> list[int]:
     """Checkpoint steps, after the pattern was first right, at which a teacher-forced step right at the checkpoint
-    before is wrong: a right answer lost. Learning a step (the end symbol, say) is not one."""
+    before is wrong: a right answer lost. Learning a step (the end symbol, say) is not one. Outputs and targets
+    of several sequences are joined (`seqdiag.judgement`); a prompt's steps are not judged."""
     outputs = [s.outputs["teacher"] for s in history]
-    first_right = next((i for i, o in enumerate(outputs) if is_right(o, targets)), None)
+    first_right = next((i for i, o in enumerate(outputs) if is_right(o, targets, prompt)), None)
     if first_right is None:
         return []
 
-    def right_at(output: str) -> set[int]:
-        return {t for t, (p, g) in enumerate(zip(output, targets, strict=False)) if p == g}
+    def right_at(output: str) -> set[tuple[int, int]]:
+        pieces = zip(judgement.split(output), judgement.split(targets), strict=False)
+        return {(k, t) for k, (o, g) in enumerate(pieces) for t in range(prompt, min(len(o), len(g))) if o[t] == g[t]}
 
     return [
         history[i].step for i in range(first_right + 1, len(history)) if right_at(outputs[i - 1]) - right_at(outputs[i])
@@ -144,19 +147,24 @@ def stability(
     optimizer: str,
     lr: float,
     eps: float,
+    *,
+    targets: str | None = None,
+    prompt: int = 0,
 ) -> Stability:
+    """Counting and stability of one run. `targets` are the history's (every sequence's, joined as
+    `seqdiag.judgement` reads them; default: the teacher-forced trace's); `prompt` the symbols given."""
     teacher = traces["teacher"]
-    targets = teacher.targets
-    end_symbol = targets[-1]
+    targets = teacher.targets if targets is None else targets
+    end_symbol = teacher.targets[-1]
     end_step = {m: next((s.t for s in tr.steps if s.predicted == end_symbol), None) for m, tr in traces.items()}
-    modes = [m for m in ("teacher", "free", "zeros") if history and m in history[0].outputs]
-    curves = [learning_curve(history, m, targets) for m in modes]
+    modes = [m for m in procedures.COLUMNS if history and m in history[0].outputs]
+    curves = [learning_curve(history, m, targets, prompt) for m in modes]
     near, spikes, spike_steps = loss_spikes(losses)
-    flips = teacher_regressions(history, targets)
+    flips = teacher_regressions(history, targets, prompt)
     denominators = _denominators(optimizer_state) if optimizer in ("rmsprop", "adam") else None
     return Stability(
         end_step=end_step,
-        target_step=len(targets) - 1,
+        target_step=len(teacher.targets) - 1,
         curves=curves,
         near_converged_at=near,
         spikes=spikes,

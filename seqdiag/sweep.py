@@ -23,11 +23,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from seqdiag.config import Config, describe
+from seqdiag import judgement, procedures
+from seqdiag.config import Config
 from seqdiag.errors import ConfigError
 from seqdiag.history import Snapshot, history_stats
-
-PROCEDURES = ("teacher", "free", "zeros", "refeed")
 
 # Two-sided 95%: the standard normal quantile 0.975.
 Z95 = 1.959963984540054
@@ -53,14 +52,6 @@ def wilson_interval(successes: int, trials: int, z: float = Z95) -> tuple[float,
     lo = 0.0 if successes == 0 else max(0.0, centre - half)
     hi = 1.0 if successes == trials else min(1.0, centre + half)
     return lo, hi
-
-
-def first_divergence(output: str, targets: str) -> int | None:
-    """First pattern step whose prediction is wrong or missing; None when the whole pattern is right."""
-    for t in range(len(targets) - 1):
-        if t >= len(output) or output[t] != targets[t]:
-            return t
-    return None
 
 
 @dataclass(frozen=True)
@@ -91,12 +82,16 @@ class ProcedureRates:
         }
 
 
-def procedure_rates(histories: Sequence[list[Snapshot]], procedure: str, targets: str) -> ProcedureRates:
+def procedure_rates(
+    histories: Sequence[list[Snapshot]], procedure: str, targets: str, prompt: int = 0
+) -> ProcedureRates:
     """Rates of one procedure from the snapshot histories of every seed (one history per seed)."""
-    stats = [history_stats(history, procedure, targets) for history in histories]
+    stats = [history_stats(history, procedure, targets, prompt) for history in histories]
     final_right = [s.stable_from is not None for s in stats]
     stable = [s.stable_from for s in stats if s.stable_from is not None]
-    divergence = Counter(first_divergence(history[-1].outputs[procedure], targets) for history in histories)
+    divergence = Counter(
+        judgement.first_divergence_pattern(history[-1].outputs[procedure], targets, prompt) for history in histories
+    )
     ordered = dict(sorted(divergence.items(), key=lambda kv: (kv[0] is None, kv[0] or 0)))
     right = sum(final_right)
     return ProcedureRates(
@@ -163,9 +158,6 @@ class SweepResult:
             data["policies"] = {name: p.to_json() for name, p in self.policies.items()}
         return data
 
-    def describe(self) -> str:
-        return describe(self.config)
-
 
 def run_sweep(
     config: Config,
@@ -191,7 +183,7 @@ def run_sweep(
         RunFailure: a model's loss became NaN or infinite.
     """
     from seqdiag.matrix import policy_config
-    from seqdiag.sequence import ToySequence
+    from seqdiag.sequence import SequenceSet
     from seqdiag.train import train
 
     if n_seeds < 1:
@@ -202,14 +194,15 @@ def run_sweep(
     started = time.perf_counter()
     policies = list(dict.fromkeys(train_policies or [config.train.policy]))
     seeds = list(range(config.seed, config.seed + n_seeds))
-    targets = ToySequence.from_config(config.sequence).target_text()
+    sequences = SequenceSet.from_config(config)
+    targets = sequences.target_text()
     results: dict[str, PolicySweep] = {}
     for index, policy in enumerate(policies):
         if on_policy is not None:
             on_policy(policy, index, len(policies))
         policy_started = time.perf_counter()
         trained = train(policy_config(config, policy), seeds=seeds, device=device, on_step=on_step)
-        rates = {mode: procedure_rates(trained.histories, mode, targets) for mode in PROCEDURES}
+        rates = {mode: procedure_rates(trained.histories, mode, targets, sequences.prompt) for mode in procedures.NAMES}
         results[policy] = PolicySweep(policy, rates, trained.steps_done, time.perf_counter() - policy_started)
     return SweepResult(config, seeds, results, device, time.perf_counter() - started, targets)
 

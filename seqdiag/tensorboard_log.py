@@ -1,6 +1,6 @@
 """TensorBoard logging as an adapter on the trainer's `on_step` callback; the trainer knows nothing of it.
 
-Optional extra: `pip install 'seqdiag[tensorboard]'` (torch.utils.tensorboard writes through the tensorboard
+Optional extra: `pip install -e '.[tensorboard]'` (torch.utils.tensorboard writes through the tensorboard
 package). What is logged, with the x axis the number of updates the model has had:
 
 - `loss`: every step, the cross-entropy under the training policy (the values `losses.json` holds);
@@ -18,7 +18,7 @@ from seqdiag.config import Config, describe
 from seqdiag.errors import SeqdiagError
 from seqdiag.train import TrainProgress
 
-INSTALL_HINT = "pip install 'seqdiag[tensorboard]'"
+INSTALL_HINT = "pip install tensorboard (from a checkout: pip install -e '.[tensorboard]')"
 
 
 class TensorBoardUnavailable(SeqdiagError):

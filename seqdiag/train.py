@@ -17,13 +17,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from seqdiag import judgement, procedures
 from seqdiag.config import Config, TrainConfig
 from seqdiag.errors import RunFailure
 from seqdiag.history import Snapshot
 from seqdiag.model import SequenceModel, build_model
 from seqdiag.policy import Decoding, InputPolicy, scheduled_epsilon, unroll
-from seqdiag.sampling import MODES, run_procedure
-from seqdiag.sequence import ToySequence
+from seqdiag.sampling import run_procedure_on_set
+from seqdiag.sequence import PAD, SequenceSet, ToySequence
 
 
 def set_seed(seed: int) -> None:
@@ -37,7 +38,7 @@ class TrainResult:
     """A trained stack and what happened on the way; single runs have one model."""
 
     config: Config
-    sequence: ToySequence
+    sequence: ToySequence  # the first sequence (the only one unless the task has several)
     model: SequenceModel
     seeds: list[int]
     histories: list[list[Snapshot]]  # per model, in step order
@@ -50,6 +51,17 @@ class TrainResult:
     # "torch" (the global generator), each a uint8 state tensor taken where training stopped.
     generator_states: dict[str, torch.Tensor] = field(default_factory=dict)
     stopped: str | None = None  # why training stopped early on a numerical fault; the weights are the last good ones
+    sequences: SequenceSet | None = None  # every sequence of the task (built from the config when not given)
+
+    def __post_init__(self) -> None:
+        if self.sequences is None:
+            self.sequences = SequenceSet.from_config(self.config)
+
+    @property
+    def task(self) -> SequenceSet:
+        assert self.sequences is not None
+        return self.sequences
+
     # How it ran, where that can change the numbers: "threads" (torch's intra-op threads, whose reductions
     # round differently). Saved in summary.json's `runtime`; a resume uses the recorded values.
     runtime: dict[str, Any] = field(default_factory=dict)
@@ -79,26 +91,53 @@ def training_policy(train: TrainConfig, step: int) -> InputPolicy:
 
 
 def per_model_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """(N, B, T, V) logits, (T,) targets -> (N,) mean cross-entropy of each model."""
+    """(N, B, T, V) logits, (T,) or (B, T) targets -> (N,) mean cross-entropy of each model.
+
+    Targets equal to PAD (the steps after a shorter sequence's end) are left out of the mean.
+    """
     n, b, t, v = logits.shape
     expanded = targets.expand(n, b, t)
-    return F.cross_entropy(logits.reshape(-1, v), expanded.reshape(-1), reduction="none").view(n, -1).mean(1)
+    losses = F.cross_entropy(logits.reshape(-1, v), expanded.reshape(-1), reduction="none", ignore_index=PAD)
+    if not bool((targets == PAD).any()):
+        return losses.view(n, -1).mean(1)
+    valid = (expanded != PAD).reshape(n, -1).sum(1)
+    return losses.view(n, -1).sum(1) / valid
 
 
 @torch.no_grad()
 def take_snapshots(
-    model: SequenceModel, sequence: ToySequence, step: int, losses: torch.Tensor, modes: Sequence[str] = MODES
+    model: SequenceModel,
+    sequences: SequenceSet,
+    step: int,
+    losses: torch.Tensor,
+    modes: Sequence[str] = procedures.NAMES,
 ) -> list[Snapshot]:
-    """Run every procedure (argmax) on every model of the stack; one Snapshot per model."""
-    symbols = sequence.vocabulary.symbols
-    targets = sequence.targets.to(model.embed_weight.device)
+    """Run every procedure (argmax) on every sequence and model of the stack; one Snapshot per model.
+
+    With several sequences a snapshot's output is each sequence's output joined as `seqdiag.judgement` reads it;
+    its accuracy is the share of every sequence's judged targets that is right.
+    """
+    symbols = sequences.vocabulary.symbols
+    targets = sequences.batch_targets().to(model.embed_weight.device)  # (B, T)
+    lengths = [s.steps for s in sequences.sequences]
+    prompt = sequences.prompt
+    judged = sum(length - prompt for length in lengths)
     outputs: dict[str, list[str]] = {}
     accuracy: dict[str, list[float]] = {}
     for mode in modes:
-        predicted = run_procedure(model, sequence, mode).predicted[:, 0]  # (N, T)
-        hits = (predicted == targets[: predicted.shape[1]]).sum(1).float() / targets.numel()
-        outputs[mode] = ["".join(symbols[i] for i in row) for row in predicted.tolist()]
-        accuracy[mode] = hits.tolist()
+        spec = procedures.get(mode)
+        predicted = run_procedure_on_set(model, sequences, mode).predicted  # (N, B, T')
+        hits = predicted == targets[:, : predicted.shape[2]]
+        hits[:, :, :prompt] = False
+        rows = predicted.tolist()
+        outputs[mode] = [
+            judgement.join(
+                "".join(symbols[i] for i in row[: spec.steps(length)])
+                for row, length in zip(per_model, lengths, strict=True)
+            )
+            for per_model in rows
+        ]
+        accuracy[mode] = (hits.sum((1, 2)).double() / judged).tolist()
     loss_values = losses.tolist()
     return [
         Snapshot(
@@ -147,11 +186,13 @@ def train(
         seeds = list(resume_from.seeds)
     seeds = [config.seed] if seeds is None else list(seeds)
     set_seed(seeds[0])
-    sequence = ToySequence.from_config(config.sequence)
-    model = build_model(len(sequence.vocabulary), config.model, seeds, device)
+    sequences = SequenceSet.from_config(config)
+    sequence = sequences.sequences[0]
+    model = build_model(len(sequences.vocabulary), config.model, seeds, device)
     optimizer = make_optimizer(model.parameters(), config.train)
-    true_inputs = sequence.input_vectors().to(device)[None, None].expand(len(seeds), 1, -1, -1)  # (N, 1, T, V)
-    targets = sequence.targets.to(device)
+    # (N, B, T, V): B = the task's sequences, all trained as one batch, padded after the shorter ones' end.
+    true_inputs = sequences.batch_inputs().to(device)[None].expand(len(seeds), -1, -1, -1)
+    targets = sequences.batch_targets().to(device)  # (B, T)
     coins = torch.Generator().manual_seed(seeds[0])  # scheduled sampling's coin flips
     histories: list[list[Snapshot]] = [[] for _ in seeds]
     losses: list[list[float]] = [[] for _ in seeds]
@@ -180,7 +221,7 @@ def train(
     fault: str | None = None
 
     def record(step: int, loss: torch.Tensor) -> Snapshot:
-        for history, snap in zip(histories, take_snapshots(model, sequence, step, loss), strict=True):
+        for history, snap in zip(histories, take_snapshots(model, sequences, step, loss), strict=True):
             history.append(snap)
         return histories[0][-1]
 
@@ -246,6 +287,7 @@ def train(
     result = TrainResult(
         config=config,
         sequence=sequence,
+        sequences=sequences,
         model=model,
         seeds=seeds,
         histories=histories,

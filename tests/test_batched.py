@@ -77,7 +77,8 @@ def test_outcome_rates_of_a_wide_stack_agree_with_separate_runs():
     float differences grow chaotically over thousands of RMSprop steps, so single seeds may end apart; the
     rates must agree: the two Wilson 95% intervals overlap for every procedure.
     """
-    from seqdiag.sweep import PROCEDURES, procedure_rates
+    from seqdiag.procedures import NAMES as PROCEDURES
+    from seqdiag.sweep import procedure_rates
 
     config = dataclasses.replace(_config(), train=TrainConfig(steps=1500, snapshot_every=100))
     stack = train(config, seeds=range(256))

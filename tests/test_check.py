@@ -240,3 +240,10 @@ def test_a_longer_prompt_gives_the_same_diagnosis(name):
     report = check_file(EXAMPLES / name, prompt=4)
     assert report.verdict.findings[0].id == EXPECTED[name], report.verdict.headline
     assert report.sequences[0].prompt == report.sequences[0].prompt[:4] and len(report.sequences[0].prompt) == 4
+
+
+def test_every_finding_has_an_explanation_and_a_fix():
+    from seqdiag.check.diagnose import EXPLANATIONS
+
+    for finding_id, (long, fix) in EXPLANATIONS.items():
+        assert finding_id.startswith("sampler-") and len(long) > 80 and fix, finding_id

@@ -4,9 +4,10 @@ import json
 
 import pytest
 
+from seqdiag import procedures
 from seqdiag.cli import app
 
-COMMANDS = ["train", "sample", "compare", "presets", "check"]
+COMMANDS = ["train", "sample", "compare", "presets", "check", "explain"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -30,7 +31,7 @@ def test_compare_json_has_the_documented_shape(runner, tiny_overrides):
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert {"config", "seed", "modes", "history", "findings"} <= set(data)
-    assert set(data["modes"]) == {"teacher", "free", "zeros", "refeed"}
+    assert set(data["modes"]) == set(procedures.NAMES)
     for mode in data["modes"].values():
         assert {"steps", "accuracy", "first_divergence"} <= set(mode)
         assert {"t", "input", "predicted", "target", "correct", "p_target"} <= set(mode["steps"][0])
@@ -38,7 +39,7 @@ def test_compare_json_has_the_documented_shape(runner, tiny_overrides):
     assert data["modes"]["zeros"]["steps"][1]["input"] is None  # a zero vector
     for snap in data["history"]:
         assert {"step", "loss", "outputs"} <= set(snap)
-        assert set(snap["outputs"]) == {"teacher", "free", "zeros", "refeed"}
+        assert set(snap["outputs"]) == set(procedures.NAMES)
     for finding in data["findings"]:
         assert {"id", "severity", "title", "evidence"} <= set(finding)
     assert data["seed"] == 0
@@ -104,8 +105,8 @@ def test_user_errors_are_one_line_exit_2(runner, args, needle):
 def test_unknown_mode_lists_choices(runner):
     result = runner.invoke(app, ["sample", "--mode", "beam"])
     assert result.exit_code == 2
-    for mode in ("teacher", "free", "zeros", "refeed"):
-        assert mode in result.output
+    for name in procedures.NAMES:
+        assert name in result.output
 
 
 def test_run_and_config_are_exclusive(runner, tmp_path):

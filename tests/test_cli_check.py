@@ -65,3 +65,41 @@ def test_missing_file_and_bad_prompt(runner, tmp_path):
     assert result.exit_code == 2 and "no such file" in result.stderr
     result = runner.invoke(app, ["check", str(EXAMPLES / "onehot_ok.py"), "--prompt", "0"])
     assert result.exit_code == 2
+
+
+TINY_USER = """
+import torch
+from torch import nn
+
+print("loading my model")  # a user's print: not a result
+vocab = ["x", "y", "z"]
+sequences = [["x", "y", "z", "x"], ["y", "z", "x", "y", "z"]]
+torch.manual_seed(0)
+model = nn.Sequential(nn.Embedding(3, 3))
+
+
+def generate(model, prompt, n):
+    ids = list(prompt)
+    for _ in range(n):
+        print("step")
+        ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
+    return ids[len(prompt):]
+"""
+
+
+def test_user_prints_go_to_stderr_and_json_stays_clean(runner, tmp_path):
+    path = tmp_path / "tiny.py"
+    path.write_text(TINY_USER)
+    result = runner.invoke(app, ["check", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert len(data["sequences"]) == 2 and data["vocab"] == ["x", "y", "z"]
+    assert "loading my model" in result.stderr and "step" in result.stderr
+
+
+def test_several_sequences_get_a_table_each(runner, tmp_path):
+    path = tmp_path / "tiny.py"
+    path.write_text(TINY_USER)
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "sequence 1" in result.stdout and "sequence 2" in result.stdout

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from seqdiag import procedures
 from seqdiag.cli import app
 from seqdiag.config import preset_names
 
@@ -31,14 +32,14 @@ def test_compare_json_carries_every_depth_section(runner, tiny_overrides):
     data = json.loads(result.stdout)
     assert {"matrix", "drift", "reliance", "recovery", "stability", "rollouts"} <= set(data)
     cells = data["matrix"]
-    assert len(cells) == 2 * 3
+    assert len(cells) == 2 * len(procedures.COLUMNS)
     for cell in cells:
         assert {"train", "sample", "accuracy", "end_symbol", "first_divergence"} <= set(cell)
     assert {(c["train"], c["sample"]) for c in cells} == {
-        (t, s) for t in ("teacher", "zeros") for s in ("teacher", "free", "zeros")
+        (t, s) for t in ("teacher", "zeros") for s in procedures.COLUMNS
     }
     assert data["config"]["train"]["policy"] == "teacher"  # the first policy gets the full report
-    assert {p["mode"] for p in data["drift"]["procedures"]} == {"free", "zeros", "refeed"}
+    assert {p["mode"] for p in data["drift"]["procedures"]} == set(procedures.NAMES) - {"teacher"}
     assert data["recovery"]["injections"][0]["step"] == 3
     assert data["rollouts"]["rollouts"] == 8
     assert {"other_symbol_share", "zero_input_share", "state_reset_share"} <= set(data["reliance"])
@@ -85,7 +86,7 @@ def test_every_preset_runs_through_compare_with_the_matrix(runner, name):
     result = runner.invoke(app, [*args, "--train", "teacher,free,zeros,scheduled", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert len(data["matrix"]) == 4 * 3
+    assert len(data["matrix"]) == 4 * len(procedures.COLUMNS)
     assert data["drift"]["procedures"] and data["recovery"]["injections"]
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from seqdiag import procedures
 from seqdiag.cli import app
 
 runner = CliRunner()
@@ -31,7 +32,7 @@ def test_sweep_json_has_the_documented_shape():
     assert data["command"] == "sweep"
     assert data["seeds"] == 3
     assert data["seed_range"] == [4, 6]
-    assert set(data["rates"]) == {"teacher", "free", "zeros", "refeed"}
+    assert set(data["rates"]) == set(procedures.NAMES)
     for rate in data["rates"].values():
         assert {"right_at_end", "seeds", "share", "ci95", "stable_from_median", "changes_second_half"} <= set(rate)
         assert rate["seeds"] == 3

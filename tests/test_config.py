@@ -109,14 +109,17 @@ def test_dataclasses_validate_on_construction():
         Config(seed=-1)
 
 
-def test_presets_ship_inside_package_and_match_configs_folder():
-    root = Path(__file__).parent.parent / "configs"
+def test_presets_ship_inside_package_and_configs_links_to_them():
+    """configs/ holds links to the shipped presets (so the two cannot drift apart), one per preset."""
+    repo = Path(__file__).parent.parent
     names = preset_names()
     assert {"original", "alternating", "period3", "pairs", "long"} <= set(names)
+    linked = {p.name.removesuffix(".toml") for p in (repo / "configs").glob("*.toml")}
+    assert linked == set(names)
     for name in names:
-        shipped = (Path(__file__).parent.parent / "seqdiag" / "presets" / f"{name}.toml").read_text()
-        assert (root / f"{name}.toml").read_text() == shipped
-        assert shipped.startswith(f"# seqdiag compare --config {name}\n")
+        link = repo / "configs" / f"{name}.toml"
+        assert link.is_symlink() and link.resolve() == (repo / "seqdiag" / "presets" / f"{name}.toml").resolve()
+        assert link.read_text().startswith(f"# seqdiag compare --config {name}\n")
 
 
 def test_describe_names_every_section():

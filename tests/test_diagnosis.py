@@ -16,7 +16,7 @@ def _trace(mode: str, output: str, inputs: list[str | None], p_right: float = 0.
         )
         for t, p in enumerate(output)
     ]
-    return Trace(mode, steps, TARGETS, 2)
+    return Trace(mode, steps, TARGETS)
 
 
 def _evidence(zeros_output: str, teacher_output: str = "0101S", outs=None, losses=None, **extra) -> Evidence:

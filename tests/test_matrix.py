@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from seqdiag import procedures
 from seqdiag.config import load_config
 from seqdiag.matrix import build_matrix, policy_config
 from seqdiag.model import build_model
@@ -59,7 +60,7 @@ def test_the_trainer_follows_each_schedule(tiny_config, schedule, k):
 def test_matrix_trains_one_model_per_policy_with_the_same_seed(tiny_config):
     results = {p: train(policy_config(tiny_config, p)) for p in ("teacher", "zeros")}
     matrix = build_matrix(results)
-    assert len(matrix.cells) == 2 * 3
+    assert len(matrix.cells) == 2 * len(procedures.COLUMNS)
     assert {(c.train, c.sample) for c in matrix.cells if c.diagonal} == {("teacher", "teacher"), ("zeros", "zeros")}
     teacher = matrix.cell("teacher", "teacher")
     assert teacher.correct == teacher.targets == 9  # the tiny model converges, end symbol included

@@ -6,6 +6,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
+from seqdiag import procedures
 from seqdiag.cli import app
 from seqdiag.plot import RUN_FIGURES, ProcedureCurve, RunCurves, _missing_steps, _running_mean
 
@@ -34,7 +35,7 @@ def test_plot_run_writes_every_figure_as_png_and_svg(trained_tiny, tmp_path):
     from seqdiag.plot import plot_run, run_curves
 
     curves = run_curves(trained_tiny, "tiny")
-    assert set(curves.procedures) == {"teacher", "free", "zeros", "refeed"}
+    assert set(curves.procedures) == set(procedures.NAMES)
     assert curves.procedures["teacher"].drift == [0.0] * len(curves.targets)
     result = plot_run(curves, tmp_path / "figs", "tiny")
     assert [f.name for f in result.figures] == list(RUN_FIGURES)
@@ -67,7 +68,8 @@ def test_plot_without_matplotlib_says_how_to_install_it(runner, monkeypatch, tmp
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     result = runner.invoke(app, ["plot", str(tmp_path)])
     assert result.exit_code == 2
-    assert "pip install 'seqdiag[plot]'" in result.output
+    assert "pip install -e '.[plot]'" in result.output
+    assert "seqdiag[" not in result.output  # the bare name on the package index is another project
     assert len(result.output.strip().splitlines()) == 1
 
 

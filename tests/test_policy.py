@@ -80,7 +80,7 @@ def test_carried_state_equals_rerunning_the_prefix():
     x = _true_inputs(12)
     with torch.no_grad():
         carried = unroll(model, x, InputPolicy("free"))
-        rerun = unroll(model, x, InputPolicy("free"), carry_state=False)
+        rerun = unroll(model, x, InputPolicy("free"), state_handling="prefix")
     assert torch.equal(carried.predicted, rerun.predicted)
     assert torch.allclose(carried.logits, rerun.logits, atol=1e-5)
     assert torch.equal(carried.inputs, rerun.inputs)
@@ -91,7 +91,7 @@ def test_open_loop_fast_path_equals_step_loop():
     x = _true_inputs(10)
     with torch.no_grad():
         fast = unroll(model, x, InputPolicy("zeros"))
-        slow = unroll(model, x, InputPolicy("zeros"), carry_state=False)
+        slow = unroll(model, x, InputPolicy("zeros"), state_handling="prefix")
     assert torch.allclose(fast.logits, slow.logits, atol=1e-5)
     assert torch.equal(fast.inputs, slow.inputs)
 
@@ -115,7 +115,7 @@ def test_linear_refeed_equals_rerunning_every_prefix(cell):
     x = _true_inputs(40).expand(3, 2, -1, -1)
     with torch.no_grad():
         fed, logits, picks = _refeed_quadratic(model, x)
-        fast = unroll(model, x, InputPolicy("free"), carry_state=False)
+        fast = unroll(model, x, InputPolicy("free"), state_handling="prefix")
     assert torch.equal(fast.predicted, picks) and torch.equal(fast.inputs, fed)
     assert torch.allclose(fast.logits, logits, atol=1e-5)
 
@@ -135,7 +135,7 @@ def test_linear_refeed_corrects_a_wrong_guess(monkeypatch):
             return -out, state  # every guessed pick is the least likely symbol
 
         monkeypatch.setattr(model, "step", wrong_step)
-        fast = unroll(model, x, InputPolicy("free"), carry_state=False)
+        fast = unroll(model, x, InputPolicy("free"), state_handling="prefix")
     assert calls  # the guess was used, and corrected
     assert torch.equal(fast.predicted, picks) and torch.equal(fast.inputs, fed)
     assert torch.allclose(fast.logits, logits, atol=1e-5)

@@ -9,7 +9,8 @@ from rich.console import Console
 from seqdiag.config import Config
 from seqdiag.grid import GridCell, GridResult
 from seqdiag.history import Snapshot
-from seqdiag.sweep import PROCEDURES, PolicySweep, SweepResult, procedure_rates
+from seqdiag.procedures import NAMES as PROCEDURES
+from seqdiag.sweep import PolicySweep, SweepResult, procedure_rates
 
 TARGETS = "0101S"
 
@@ -71,12 +72,13 @@ SWEEP_GOLDEN = """\
  free          3/4     75%        30%–95%   ······─────────●───·     after 200       1.0   never×3 @2×1
  zeros         3/4     75%        30%–95%   ······─────────●───·     after 200       1.0   never×3 @2×1
  refeed        3/4     75%        30%–95%   ······─────────●───·     after 200       1.0   never×3 @2×1
+ fresh         3/4     75%        30%–95%   ······─────────●───·     after 200       1.0   never×3 @2×1
 
   right = pattern right at the last snapshot · interval = Wilson 95% · stays right = median first step from
                which it stays right · changes = mean output changes between snapshots, 2nd half
           Rates: rows = what training fed, columns = sampling procedure
 
- train             teacher              free             zeros            refeed
+ train             teacher              free             zeros             fresh
  ───────────────────────────────────────────────────────────────────────────────
  teacher   3/4 75% [30–95]   3/4 75% [30–95]   3/4 75% [30–95]   3/4 75% [30–95]
  free       1/4 25% [5–70]    1/4 25% [5–70]    1/4 25% [5–70]    1/4 25% [5–70]
@@ -88,7 +90,7 @@ GRID_GOLDEN = """\
 seqdiag sweep --grid  grid.toml · 2 cells × 4 seeds · local executor · 3.0 s
                      Rates per cell: right/seeds share [Wilson 95% interval, %]
 
- model.hidden_size   train             teacher              free             zeros            refeed
+ model.hidden_size   train             teacher              free             zeros             fresh
  ───────────────────────────────────────────────────────────────────────────────────────────────────
                  5   teacher   3/4 75% [30–95]   3/4 75% [30–95]   3/4 75% [30–95]   3/4 75% [30–95]
                  5   free       1/4 25% [5–70]    1/4 25% [5–70]    1/4 25% [5–70]    1/4 25% [5–70]

@@ -1,10 +1,11 @@
 import pytest
 import torch
 
+from seqdiag import procedures
 from seqdiag.config import Config, ModelConfig
 from seqdiag.model import SequenceModel
 from seqdiag.policy import Decoding
-from seqdiag.sampling import MODES, sample, sample_all
+from seqdiag.sampling import sample, sample_all
 from seqdiag.sequence import ToySequence
 
 
@@ -52,11 +53,14 @@ def test_teacher_forced_is_right_on_a_trained_model(trained_tiny):
 
 def test_trace_fields_are_probabilities(untrained):
     model, seq = untrained
-    for mode in MODES:
-        trace = sample(model, seq, mode)
+    for name in procedures.NAMES:
+        trace = sample(model, seq, name)
         for s in trace.steps:
             assert 0 <= s.p_target <= 1 and 0 <= s.p_predicted <= 1
-            assert s.p_predicted >= s.p_target - 1e-6 or not s.correct
+            # argmax decoding: the predicted symbol is the most likely one, so no target is likelier
+            assert s.p_predicted >= s.p_target - 1e-6
+            if s.correct:
+                assert s.p_predicted == s.p_target
             assert 0 <= s.entropy <= torch.log(torch.tensor(3.0)) + 1e-5
             assert len(s.hidden) == 10
 
@@ -68,7 +72,7 @@ def test_temperature_sampling_is_seeded(trained_tiny):
     assert a == b
 
 
-def test_unknown_mode_is_refused(untrained):
+def test_unknown_procedure_is_refused_listing_the_registry(untrained):
     model, seq = untrained
-    with pytest.raises(ValueError, match="valid modes: teacher, free, zeros, refeed"):
+    with pytest.raises(ValueError, match="unknown procedure 'beam'; valid: " + ", ".join(procedures.NAMES)):
         sample(model, seq, "beam")

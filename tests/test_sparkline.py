@@ -7,6 +7,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 from rich.console import Console
 
+from seqdiag import procedures
 from seqdiag.history import Snapshot
 from seqdiag.sparkline import BLOCKS, groups, history_glance, sparkline
 
@@ -85,7 +86,7 @@ def test_compare_prints_the_glance(trained_tiny):
         for name in words[:at]:
             if name != "=":
                 strips[name] = words[at]
-    assert set(strips) == {"loss", "teacher", "free", "zeros"}
+    assert set(strips) == {"loss", *procedures.COLUMNS}
     assert {len(strip) for strip in strips.values()} == {len(report.history)}  # one column per checkpoint
     assert f"right at {report.history_stats['free'].right}/{len(report.history)}" in text
 
@@ -119,7 +120,7 @@ def _glance_report():
     losses = [1.0] * 10 + [0.1] * 10 + [0.01] * 10
     traces = {"teacher": SimpleNamespace(targets="01S"), "free": None, "refeed": None}
     stats = {m: history_stats(history, m, "01S") for m in ("teacher", "free")}
-    return SimpleNamespace(history=history, losses=losses, traces=traces, history_stats=stats)
+    return SimpleNamespace(history=history, losses=losses, traces=traces, history_stats=stats, outcomes=None)
 
 
 def render_glance_golden() -> str:

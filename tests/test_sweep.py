@@ -8,7 +8,8 @@ import pytest
 
 from seqdiag.config import Config, TrainConfig
 from seqdiag.history import Snapshot
-from seqdiag.sweep import PROCEDURES, first_divergence, procedure_rates, run_sweep, wilson_interval
+from seqdiag.procedures import NAMES as PROCEDURES
+from seqdiag.sweep import procedure_rates, run_sweep, wilson_interval
 
 
 @pytest.mark.parametrize(
@@ -39,15 +40,6 @@ def test_wilson_interval_at_the_ends_and_symmetry():
 def test_wilson_interval_rejects_impossible_counts(successes, trials):
     with pytest.raises(ValueError):
         wilson_interval(successes, trials)
-
-
-def test_first_divergence_judges_the_pattern_only():
-    targets = "0101S"
-    assert first_divergence("0101S", targets) is None
-    assert first_divergence("0101", targets) is None  # zeros never reaches the end symbol
-    assert first_divergence("0101x", targets) is None  # the end symbol is judged apart
-    assert first_divergence("0111S", targets) == 2
-    assert first_divergence("01", targets) == 2
 
 
 def _history(outputs: list[str]) -> list[Snapshot]:

@@ -56,5 +56,6 @@ def test_tensorboard_missing_says_how_to_install_it(runner, tiny_overrides, monk
     args = [arg for o in tiny_overrides for arg in ("--set", o)]
     result = runner.invoke(app, ["train", "--out", str(tmp_path / "run"), "--tensorboard", str(tmp_path / "tb"), *args])
     assert result.exit_code == 2
-    assert "pip install 'seqdiag[tensorboard]'" in result.output
+    assert "pip install -e '.[tensorboard]'" in result.output
+    assert "seqdiag[" not in result.output  # the bare name on the package index is another project
     assert not (tmp_path / "run").exists()

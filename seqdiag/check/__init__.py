@@ -7,6 +7,8 @@ user's `generate` runs, `sampler` lines its calls up with the tokens it returned
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +22,11 @@ def check_file(path: Path, prompt: int = 1) -> CheckReport:
         path: the user's Python file (see `seqdiag.check.user` for what it defines).
         prompt: how many leading symbols of each sequence are given to `generate`.
     """
+    with contextlib.redirect_stdout(sys.stderr):  # the user's prints are not results: stdout stays for them
+        return _check(path, prompt)
+
+
+def _check(path: Path, prompt: int) -> CheckReport:
     import torch
 
     from seqdiag import __version__

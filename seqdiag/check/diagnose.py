@@ -22,17 +22,63 @@ from seqdiag.check.sampler import SamplerRun
 from seqdiag.findings import Finding, Verdict
 from seqdiag.findings.base import fmt_steps as _fmt_steps
 
-IDS = (
-    "sampler-matches",
-    "sampler-unseen-inputs",
-    "sampler-state-reset",
-    "sampler-window",
-    "sampler-feeds-targets",
-    "sampler-prediction-not-fed",
-    "sampler-off-by-one",
-    "sampler-decoding",
-    "sampler-unexplained",
-)
+# Every finding `seqdiag check` can emit: id -> (the long explanation, the fix in one sentence).
+EXPLANATIONS: dict[str, tuple[str, str]] = {
+    "sampler-matches": (
+        "Your generate feeds the model what free-running feeds (the prompt, then each of its own predictions, with "
+        "the state carried or the whole prefix re-read) and returns free-running's argmax at every step; seqdiag "
+        "checks the feeding by forcing the model's top symbol at step 0 and seeing it fed back at step 1. The "
+        "sampler is fine: whatever is wrong is training, and teacher-forced says what.",
+        "nothing to fix in the sampler",
+    ),
+    "sampler-unseen-inputs": (
+        "Your generate feeds inputs training never fed: zero or blank vectors (the 2015 Keras sampler fed a start "
+        "symbol then zeros), vectors that are not one-hot, or an id never seen as an input. The model's response to "
+        "them was never trained, so its output is arbitrary and can change as training goes on, even when it "
+        "happens to match.",
+        "feed the model its own previous prediction, encoded as training encoded its inputs",
+    ),
+    "sampler-state-reset": (
+        "Your generate gives a recurrent module (nn.RNN/LSTM/GRU or a cell) a fresh state (None or zeros), a stale "
+        "one (returned by an earlier call) or a foreign one after the first step, so the model loses what it "
+        "carried and sees only the last token(s). seqdiag reads the state from the recurrent module's own hx "
+        "argument and compares it with what that module returned.",
+        "carry the state each call returns into the next call",
+    ),
+    "sampler-window": (
+        "Your generate re-feeds only the last k tokens, without state, and k is shorter than the context the "
+        "targets need: seqdiag measures it by predicting each target from the last k true tokens alone.",
+        "feed the whole prefix each step (or carry the state)",
+    ),
+    "sampler-feeds-targets": (
+        "Your generate feeds the true sequence instead of its own predictions: teacher forcing at sampling time. "
+        "It looks right and measures nothing. seqdiag catches it even when the model is perfect by forcing the "
+        "model's top symbol at step 0: a real sampler feeds the forced symbol at step 1, this one the data.",
+        "feed back what generate produced, not the data",
+    ),
+    "sampler-prediction-not-fed": (
+        "Your generate feeds something other than its previous prediction: the start symbol at every step (an "
+        "encoder-decoder that 'just gives the first character repeatedly'), the prompt again, or a stale token.",
+        "feed each prediction back as the next input",
+    ),
+    "sampler-off-by-one": (
+        "Your generate's output is free-running's shifted by one step: it returns the inputs it fed (appending "
+        "before predicting), repeats the first prediction, or drops it.",
+        "return the prediction made at each step",
+    ),
+    "sampler-decoding": (
+        "Your generate samples (temperature, top-k, multinomial) instead of taking the argmax. seqdiag counts the "
+        "picks that are not the argmax of the logits they came from and says whether the first departure from "
+        "free-running is such a pick with everything fed before it right, i.e. whether sampling alone explains it.",
+        "take the argmax to check the model; sample once that is right",
+    ),
+    "sampler-unexplained": (
+        "Your generate departs from free-running, and none of the other findings accounts for it: seqdiag shows "
+        "the step and what it saw.",
+        "compare what generate passes at that step with forward on the same prefix",
+    ),
+}
+IDS = tuple(EXPLANATIONS)
 
 
 def symbol(item: int, vocab: list[str]) -> str | None:
@@ -471,8 +517,7 @@ def classify(ev: SequenceEvidence, check: SequenceCheck, vocab: list[str], many:
             Finding(
                 id="sampler-matches",
                 severity="note",
-                title="the sampler is right: it feeds what free-running feeds and matches it "
-                f"({check.correct('sampler')}/{n})",
+                title=f"the sampler is right: it feeds what free-running feeds and matches it at all {n} steps",
                 where=where(list(range(n))),
                 evidence=evidence,
                 help=None if not teacher_wrong else "train longer or better; the sampler is not the problem",
@@ -536,5 +581,5 @@ def verdict(checks: list[SequenceCheck], per_sequence: list[list[Finding]]) -> V
             f"{title} [{top.id}]. It gets {first.correct('sampler')}/{n} where free-running gets "
             f"{first.correct('free')}/{n} (teacher-forced {first.correct('teacher')}/{n})."
         )
-        fix = top.help or ""
+        fix = f"{EXPLANATIONS[top.id][1]} (free-running, which does, gets {first.correct('free')}/{n})"
     return Verdict(headline=headline, fix=fix, findings=findings)

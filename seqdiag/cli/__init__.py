@@ -16,11 +16,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
+from seqdiag import procedures
 from seqdiag.config import Config, load_config
 from seqdiag.errors import OutputClosed, RunFailure, SeqdiagError
 from seqdiag.render.messages import print_error, print_info, print_warning
@@ -110,11 +111,14 @@ app = typer.Typer(
 )
 
 
-class Mode(StrEnum):
-    teacher = "teacher"
-    free = "free"
-    zeros = "zeros"
-    refeed = "refeed"
+# `sample --mode`: the choices are the registered sampling procedures (the option keeps its historical name).
+if TYPE_CHECKING:
+
+    class Mode(StrEnum):
+        """One member per name in `seqdiag.procedures.NAMES`."""
+
+else:
+    Mode = StrEnum("Mode", {name: name for name in procedures.NAMES})
 
 
 class Device(StrEnum):
@@ -421,5 +425,5 @@ def main() -> None:
 
 # The commands register themselves on `app` when imported; they import the names above, hence last (and by name,
 # since a module named like a parameter would shadow it here).
-for _command in ("train", "sample", "compare", "sweep", "presets", "plot", "check"):
+for _command in ("train", "sample", "compare", "sweep", "presets", "plot", "check", "explain"):
     importlib.import_module(f"seqdiag.cli.{_command}")

@@ -41,6 +41,7 @@ from seqdiag.cli import (
 )
 from seqdiag.errors import SeqdiagError
 from seqdiag.render.messages import print_info
+from seqdiag.task import shortest_sequence
 
 
 @app.command()
@@ -55,11 +56,29 @@ def compare(
     rollouts: RolloutsOpt = 1,
     inject: InjectOpt = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Also save the trained run here.")] = None,
+    test_fixes: Annotated[
+        bool,
+        typer.Option(
+            "--test-fixes",
+            help="Retrain with each config change a finding proposes and report what it measured (one training "
+            "per change); in --json each such finding carries `tested: {set, before, after}`.",
+        ),
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="With --out: replace an existing run directory.")] = False,
     full: Annotated[
         bool,
         typer.Option("--full", help="Show everything: the history table, the depth tables and every evidence line."),
     ] = False,
+    show: Annotated[
+        int | None,
+        typer.Option(
+            "--show",
+            min=0,
+            help="With several sequences: detail sequence N (0-based, as numbered in the per-sequence table) "
+            "instead of the one that goes wrong first.",
+            metavar="N",
+        ),
+    ] = None,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
     json_: JsonOpt = False,
@@ -84,7 +103,7 @@ def compare(
         resolved = None
         if run is None:
             resolved = resolve_config(config, set_, seed, decoding_options)
-            injection_steps(inject, resolved.sequence.length)
+            injection_steps(inject, shortest_sequence(resolved.sequence))
         if out is not None:
             from seqdiag.rundir import check_target
 
@@ -100,7 +119,7 @@ def compare(
                 for note in stack.enter_context(writing(out, force)):
                     print_info(note)
             result, source = trained(run, resolved, dev, decoding_options, show_progress=not json_, label=label)
-            inject_at = injection_steps(inject, result.config.sequence.length)
+            inject_at = injection_steps(inject, shortest_sequence(result.config.sequence))
             if out is not None:
                 save_locked(result, out, force)
         from seqdiag.policy import Decoding
@@ -116,7 +135,18 @@ def compare(
                 label = f"training {policy} ({i}/{len(policies)})"
                 results[policy] = train_now(policy_config(result.config, policy), dev, not json_, label=label)
             matrix = build_matrix(results, inject_at)
-        report = build_compare(result, source, decoding, rollouts_n=rollouts, inject_at=inject_at, matrix=matrix)
+        report = build_compare(
+            result, source, decoding, rollouts_n=rollouts, inject_at=inject_at, matrix=matrix, show=show
+        )
+        if test_fixes:
+            from seqdiag.fixes import measure_fixes
+
+            def measure(fixed, changes):
+                sampled = Decoding(fixed.sample.temperature, fixed.sample.top_k)
+                trained_fix = train_now(fixed, dev, not json_, label=f"testing {' '.join(changes)}")
+                return build_compare(trained_fix, "trained now", sampled, inject_at=inject_at).summary()
+
+            report = measure_fixes(report, measure)
         if json_:
             print_json(report.to_json())
             return

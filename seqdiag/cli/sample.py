@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from seqdiag import procedures
 from seqdiag.cli import (
     ConfigOpt,
     DebugOpt,
@@ -34,7 +35,16 @@ from seqdiag.cli import (
 
 @app.command()
 def sample(
-    mode: Annotated[Mode, typer.Option("--mode", "-m", help="Sampling procedure.")] = Mode.free,
+    mode: Annotated[
+        Mode,
+        typer.Option(
+            "--mode",
+            "-m",
+            help="The sampling procedure: "
+            + "; ".join(f"{p.name} = {p.description}" for p in procedures.REGISTRY.values())
+            + ".",
+        ),
+    ] = Mode["free"],
     run: RunOpt = None,
     config: ConfigOpt = None,
     set_: SetOpt = None,

@@ -152,10 +152,10 @@ def train(
             check_target(target, force)
             dev = prepare_torch(device, threads)
         if tensorboard is not None:
-            from seqdiag.sequence import ToySequence
+            from seqdiag.sequence import SequenceSet
             from seqdiag.tensorboard_log import TensorBoardLogger
 
-            targets = ToySequence.from_config(resolved.sequence).target_text()
+            targets = SequenceSet.from_config(resolved).target_text()
             with TensorBoardLogger(tensorboard, resolved, targets) as logger:
                 result, signum = _train_and_save(resolved, dev, target, force, not json_, previous, logger)
         else:

@@ -62,7 +62,7 @@ def _run_rules(ev: Evidence) -> list[Finding]:
 
 def _headline(ev: Evidence, ids: set[str]) -> str:
     teacher, free_, zeros_ = ev.traces["teacher"], ev.traces["free"], ev.traces["zeros"]
-    n = len(teacher.targets)
+    n = teacher.judged
     prefix = ""
     if "training-incomplete" in ids:
         why = "stopped by a numerical fault" if ev.stopped else "interrupted" if ev.interrupted else "stopped early"

@@ -13,15 +13,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from seqdiag.history import HistoryStats, Snapshot
-from seqdiag.probes import InputNovelty, InputReliance
-from seqdiag.sampling import Trace
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # at run time only the rules' functions need them: `seqdiag explain` does not import torch
     from seqdiag.drift import DriftReport
+    from seqdiag.history import HistoryStats, Snapshot
     from seqdiag.matrix import PolicyMatrix
+    from seqdiag.probes import InputNovelty, InputReliance
     from seqdiag.recovery import Recovery
     from seqdiag.rollouts import RolloutStats
+    from seqdiag.sampling import Trace
     from seqdiag.stability import Stability
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "note": 2}
@@ -163,7 +162,7 @@ def fmt_steps_compact(steps: list[int], limit: int = 6) -> str:
 
 
 def wrong(trace: Trace) -> int:
-    return len(trace.targets) - trace.correct_count
+    return trace.judged - trace.correct_count
 
 
 def untested(change: list[str]) -> str:

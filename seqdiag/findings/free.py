@@ -33,7 +33,7 @@ def free_vs_teacher(ev: Evidence) -> Finding:
         for t in range(upto + 1, min(len(teacher.steps), len(free.steps)))
         if free.steps[t].predicted != teacher.steps[t].predicted
     ]
-    n = len(free.targets)
+    n = free.judged
     evidence = [f"free-running predicts {free.correct_count}/{n} targets (teacher-forced {teacher.correct_count})"]
     if split is None:
         evidence.append(

@@ -6,6 +6,8 @@ included, and never while the final loss is above half the first one.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from seqdiag.findings.base import (
     FRAGILE_P,
     LOSS_CONVERGED_SHARE,
@@ -17,7 +19,9 @@ from seqdiag.findings.base import (
     untested,
     wrong,
 )
-from seqdiag.sampling import Trace
+
+if TYPE_CHECKING:
+    from seqdiag.sampling import Trace
 
 CONVERGED = """\
 training-converged (note)
@@ -93,7 +97,7 @@ def convergence_state(ev: Evidence) -> str:
     t = ev.as_trained
     if not loss_converged(ev) or t.accuracy < NEARLY_CONVERGED:
         return "not"
-    if t.correct_count == len(t.targets) and not fragile(t):
+    if t.correct_count == t.judged and not fragile(t):
         return "converged"
     return "nearly"
 
@@ -122,11 +126,11 @@ def _last_change(ev: Evidence, mode: str) -> int | None:
 )
 def convergence(ev: Evidence) -> Finding:
     t = ev.as_trained
-    n = len(t.targets)
+    n = t.judged
     label = ev.fed_label
     first, final = ev.first_loss, ev.final_loss
     loss_line = (
-        f"loss {first:.4g} at step 0, {final:.4g} after {ev.steps} steps ({final / first:.0%} of the first)"
+        f"loss {first:.4g} at step 0, {final:.4g} after {ev.steps} steps ({final / first:.1%} of the first)"
         if first is not None and final is not None and first > 0
         else f"{ev.steps} steps"
     )
@@ -273,7 +277,7 @@ def incomplete(ev: Evidence) -> Finding | None:
 def headline_state(ev: Evidence) -> str:
     """The run's training in a few words, for the verdict's sentence."""
     t = ev.as_trained
-    n = len(t.targets)
+    n = t.judged
     state = convergence_state(ev)
     label = ev.fed_label
     if state == "not":

@@ -42,7 +42,7 @@ def unseen_inputs(ev: Evidence) -> Finding | None:
         return None
     pattern_wrong = sum(1 for s in zeros.steps if not s.correct)
     known = ", ".join("zero vector" if s is None else repr(s) for s in ev.training_symbols)
-    n = len(zeros.targets)
+    n = zeros.judged
     free = ev.traces["free"]
     change = ["train.policy=zeros"]
     return Finding(

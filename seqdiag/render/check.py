@@ -122,4 +122,4 @@ def render_check(console: Console, report: CheckReport) -> None:
     for check in report.sequences:
         console.print(check_step_table(check, many))
         console.print()
-    console.print(verdict_box(report.verdict))
+    console.print(verdict_box(report.verdict, headline=False))  # the sentence is printed once, on top

@@ -22,18 +22,12 @@ if TYPE_CHECKING:
 
 ZERO_INPUT = "∅"
 
-# What each procedure is, in the user's terms: the one place the renderers take these words from.
-PROCEDURE_WORDS = {
-    "teacher": "every step is fed the true previous symbol (what teacher-forced training saw)",
-    "free": "the start symbol, then each prediction fed back as the next input, state carried (the fix)",
-    "zeros": "your 2015 sampler: one predict on S followed by zero vectors, one output per pattern symbol",
-    "refeed": "like free, but every step re-runs the whole prefix from a fresh state (what 2015 users had to do)",
-}
-
 
 def procedure_words(mode: str) -> str:
-    """One line saying what a procedure feeds, in the user's terms."""
-    return PROCEDURE_WORDS.get(mode, mode)
+    """One line saying what a procedure feeds, in the user's terms (from the procedure registry)."""
+    from seqdiag import procedures
+
+    return procedures.REGISTRY[mode].description if mode in procedures.REGISTRY else mode
 
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "bold yellow", "note": "bold cyan"}

@@ -10,6 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from seqdiag import judgement, procedures
 from seqdiag.render.common import (
     SEVERITY_STYLE,
     ZERO_INPUT,
@@ -70,7 +71,7 @@ def repeated_runs(keys: list[tuple[str, ...]], max_period: int = 8) -> list[tupl
     return runs
 
 
-def per_step_table(traces: dict[str, Trace], collapse: bool = True) -> Group:
+def per_step_table(traces: dict[str, Trace], collapse: bool = True, title: str = "Per step") -> Group:
     """Target, then per procedure one cell: the input fed, the prediction (right/wrong), p(target).
 
     Procedures whose cells are identical at every step share one column (headed `teacher = free`), and with
@@ -86,7 +87,10 @@ def per_step_table(traces: dict[str, Trace], collapse: bool = True) -> Group:
     legend = f"cell = input fed → prediction ✓/✗ p(target) · {ZERO_INPUT} = zero vector · < = first divergence"
     if runs:
         legend += " · ⋮ = repeated rows (all in --full)"
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), title="Per step")
+    if first.prompt:
+        given = "step 0" if first.prompt == 1 else f"steps 0–{first.prompt - 1}"
+        legend += f" · {given}: the prompt (given, not judged)"
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), title=title)
     table.add_column("t", justify="right", style="dim", no_wrap=True)
     table.add_column("target", justify="center", no_wrap=True)
     for group in groups:
@@ -106,12 +110,74 @@ def per_step_table(traces: dict[str, Trace], collapse: bool = True) -> Group:
         t += 1
     table.add_section()
     summary: list[str | Text] = ["", Text("right", style="bold")]
-    summary += [Text(f"{traces[g[0]].correct_count}/{len(traces[g[0]].targets)}", style="bold") for g in groups]
+    summary += [Text(f"{traces[g[0]].correct_count}/{traces[g[0]].judged}", style="bold") for g in groups]
     table.add_row(*summary)
     return Group(table, Text(legend, style="dim"))  # the legend as its own line, not squeezed to the table's width
 
 
 HISTORY_WIDTH = 31  # characters of each output the history table shows at most: three such columns fit in 120
+
+MAX_SEQUENCE_ROWS = 40  # the per-sequence table shows at most this many rows (all are in --json)
+
+
+def sequences_table(report: CompareReport) -> Table | None:
+    """With several sequences: one row per sequence, each procedure's right/judged and first divergence, totals."""
+    o = report.outcomes
+    if o is None or len(o.rows) < 2:
+        return None
+    given = (
+        ""
+        if not o.prompt
+        else " · the first symbol of each is given"
+        if o.prompt == 1
+        else f" · the first {o.prompt} symbols of each are given"
+    )
+    more = len(o.rows) - MAX_SEQUENCE_ROWS
+    table = fitted_table(
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        title=f"Per sequence: {o.source}",
+        caption=f"cell = right/judged · @ first divergence · start/end marker {o.marker!r}{given} · "
+        f"> = detailed below (sequence {report.shown}"
+        + (", the one that goes wrong first" if report.shown == o.goes_wrong_first else "")
+        + (", none goes wrong" if o.goes_wrong_first is None else "")
+        + "; --show N for another)"
+        + (f" · {more} more rows in --json" if more > 0 else ""),
+    )
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("sequence", no_wrap=True)
+    columns = [name for name in o.procedures if name in procedures.COLUMNS]
+    for name in columns:
+        table.add_column(name, no_wrap=True)
+    for row in o.rows[:MAX_SEQUENCE_ROWS]:
+        cells: list[str | Text] = [(">" if row.index == report.shown else "") + str(row.index), row.text[:30]]
+        for name in columns:
+            x = row.outcomes[name]
+            where = "" if x.first_divergence is None else f" @{x.first_divergence}"
+            style = "green" if x.first_divergence is None else "red"
+            cells.append(Text(f"{x.correct}/{x.judged}{where}", style=style))
+        table.add_row(*cells)
+    table.add_section()
+    totals: list[str | Text] = ["", Text("total", style="bold")]
+    for name in columns:
+        right, judged = o.total(name)
+        totals.append(Text(f"{right}/{judged} · {o.all_right(name)}/{len(o.rows)} all right", style="bold"))
+    table.add_row(*totals)
+    return table
+
+
+def _per_step_title(report: CompareReport) -> str:
+    if report.outcomes is None or len(report.outcomes.rows) < 2:
+        return "Per step"
+    return f"Per step: sequence {report.shown} ({report.outcomes.rows[report.shown].text!r})"
+
+
+def _shown_piece(report: CompareReport, output: str) -> str:
+    """A history output of the detailed sequence (outputs of several sequences are joined)."""
+    if report.outcomes is None or len(report.outcomes.rows) < 2:
+        return output
+    pieces = judgement.split(output)
+    return pieces[report.shown] if report.shown < len(pieces) else ""
 
 
 def _output_mark(output: str, targets: str) -> Text:
@@ -137,11 +203,13 @@ def history_table(report: CompareReport, max_rows: int = 16, width: int = 120) -
         inner = keep[1:-1]
         stride = len(inner) / (max_rows - 2)
         keep = [keep[0], *[inner[int(i * stride)] for i in range(max_rows - 2)], keep[-1]]
-    shown_modes = [m for m in report.traces if m != "refeed"]
+    shown_modes = [m for m in report.traces if m in procedures.COLUMNS and history and m in history[0].outputs]
     refeed_note = ""
-    if "refeed" in report.traces:
-        same = sum(s.outputs["refeed"] == s.outputs["free"] for s in history)
-        refeed_note = f" · refeed = free at {same}/{len(history)} checkpoints"
+    for name in report.traces:
+        check = procedures.get(name).same_as
+        if check is not None and history and name in history[0].outputs and check in history[0].outputs:
+            same = sum(s.outputs[name] == s.outputs[check] for s in history)
+            refeed_note += f" · {name} = {check} at {same}/{len(history)} checkpoints"
     # step (5) + loss (7) + the ✗NN mark (4) per output + the gaps between columns
     room = (width - 5 - 7 - 2 * (len(shown_modes) + 1)) // max(1, len(shown_modes)) - 4
     cut = max(8, min(HISTORY_WIDTH, room))
@@ -162,7 +230,9 @@ def history_table(report: CompareReport, max_rows: int = 16, width: int = 120) -
         snap = history[i]
         row: list[str | Text] = [str(snap.step), f"{snap.loss:.4f}"]
         row += [
-            marked_output(snap.outputs[m], targets, cut) + _output_mark(snap.outputs[m], targets) for m in shown_modes
+            marked_output(_shown_piece(report, snap.outputs.get(m, "")), targets, cut)
+            + _output_mark(_shown_piece(report, snap.outputs.get(m, "")), targets)
+            for m in shown_modes
         ]
         table.add_row(*row)
     table.add_section()
@@ -177,8 +247,12 @@ def history_table(report: CompareReport, max_rows: int = 16, width: int = 120) -
 SHORT_EVIDENCE = 3  # evidence lines of an error in the default output; --full shows them all
 
 
-def finding_text(finding: Finding, max_evidence: int | None = None) -> Text:
-    """A finding as a compiler diagnostic: `severity[id]: title`, where, the evidence lines, the help line."""
+def finding_text(finding: Finding, max_evidence: int | None = None, parts: list[Finding] | None = None) -> Text:
+    """A finding as a compiler diagnostic: `severity[id]: title`, where, the evidence lines, the help line.
+
+    `parts` (findings restating its cause) become evidence lines of their own, always shown."""
+    from seqdiag.fixes import describe_tested
+
     text = Text()
     text.append(f"{finding.severity}[{finding.id}]", style=SEVERITY_STYLE[finding.severity])
     text.append(f": {finding.title}\n", style="bold")
@@ -187,12 +261,23 @@ def finding_text(finding: Finding, max_evidence: int | None = None) -> Text:
     for line in shown:
         text.append("   = ", style="blue")
         text.append(line + "\n")
+    for part in parts or []:
+        text.append("   = ", style="blue")
+        text.append(f"[{part.id}] ", style=SEVERITY_STYLE[part.severity])
+        text.append(part.title + "\n")
     if len(shown) < len(finding.evidence):
         text.append(f"   … {len(finding.evidence) - len(shown)} more (--full)\n", style="dim")
     if finding.help:
         text.append("  help: ", style="bold green")
         text.append(finding.help + "\n")
+    if finding.tested is not None:
+        text.append("  tested: ", style="bold green")
+        text.append(describe_tested(finding.tested) + "\n")
     return text
+
+
+def _cause_severity(verdict: Verdict, finding_id: str) -> str | None:
+    return next((f.severity for f in verdict.findings if f.id == finding_id), None)
 
 
 def finding_line(finding: Finding) -> Text:
@@ -203,6 +288,11 @@ def finding_line(finding: Finding) -> Text:
     if finding.help and finding.severity != "note":
         text.append("\n  help: ", style="bold green")
         text.append(finding.help)
+    if finding.tested is not None:
+        from seqdiag.fixes import describe_tested
+
+        text.append("\n  tested: ", style="bold green")
+        text.append(describe_tested(finding.tested))
     return text
 
 
@@ -216,14 +306,18 @@ def verdict_box(verdict: Verdict, full: bool = True, headline: bool = True) -> P
     check alike).
 
     In full, every finding with all its evidence; otherwise errors with their first evidence lines, and every
-    other finding as its title (and help) alone.
+    other finding as its title (and help) alone. A finding that restates a cause (`part_of`) is an evidence line
+    of that cause where the cause shows its evidence; otherwise its own line.
     """
     parts: list[Text] = [Text(verdict.headline, style="bold"), Text("")] if headline else []
     for finding in verdict.findings:
+        if finding.part_of is not None and (full or _cause_severity(verdict, finding.part_of) == "error"):
+            continue
+        children = [f for f in verdict.findings if f.part_of == finding.id]
         if full:
-            parts.append(finding_text(finding))
+            parts.append(finding_text(finding, parts=children))
         elif finding.severity == "error":
-            parts.append(finding_text(finding, SHORT_EVIDENCE))
+            parts.append(finding_text(finding, SHORT_EVIDENCE, children))
         else:
             parts.append(finding_line(finding))
     if not full:
@@ -254,11 +348,13 @@ def _right_strip(shares: list[float]) -> Text:
 def history_glance_table(report: CompareReport, width: int = 120) -> Group | None:
     """The history at a glance: the loss as a sparkline over the checkpoints, and per procedure a strip of the
     checkpoints at which it got the pattern right, in the same columns (procedures with the same strip share a row)."""
-    modes = [m for m in report.traces if m != "refeed"]
-    targets = report.traces["teacher"].targets
+    modes = [m for m in report.traces if m in procedures.COLUMNS]
+    outcomes = report.outcomes
+    targets = outcomes.targets if outcomes is not None else report.traces["teacher"].targets
+    prompt = outcomes.prompt if outcomes is not None else 0
     label = max(len(" = ".join(modes)), 4)  # the widest label, should all procedures share a row
     cells = max(10, width - label - len("right at 100/100, reverted 10×") - 4)  # the strips fit beside their labels
-    glance = history_glance(report.history, report.losses, modes, targets, cells=min(cells, MAX_CELLS))
+    glance = history_glance(report.history, report.losses, modes, targets, cells=min(cells, MAX_CELLS), prompt=prompt)
     if glance is None:
         return None
     per_cell = "" if glance.checkpoints_per_cell == 1 else f", up to {glance.checkpoints_per_cell} per column"
@@ -293,7 +389,8 @@ def render_compare(console: Console, report: CompareReport, full: bool = False) 
     console.print(procedures_legend(list(report.traces)))
     console.print()
     sections: list[RenderableType | None] = [
-        per_step_table(report.traces, collapse=not full),
+        sequences_table(report),
+        per_step_table(report.traces, collapse=not full, title=_per_step_title(report)),
         history_glance_table(report, console.width),
     ]
     if full:

@@ -8,6 +8,7 @@ from rich import box
 from rich.console import Console
 from rich.text import Text
 
+from seqdiag import procedures
 from seqdiag.render.common import (
     fitted_table,
     header,
@@ -34,7 +35,7 @@ def p_target_strip(trace: Trace) -> Text:
 def render_sample(console: Console, report: SampleReport) -> None:
     trace = report.trace
     console.print(header(f"sample --mode {report.mode}", report.config, report.run))
-    if report.mode in ("teacher", "zeros"):  # their inputs do not depend on the predictions: never sampled
+    if procedures.get(report.mode).decoding == "argmax":  # never sampled: what it feeds is not its prediction
         decoding = "argmax; --temperature applies to free and refeed"
     elif report.decoding.temperature == 0:
         decoding = "argmax"

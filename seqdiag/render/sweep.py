@@ -42,6 +42,14 @@ def _divergence_cell(distribution: dict, top: int = 4) -> str:
     return " ".join(parts) + (" …" if len(ranked) > top else "")
 
 
+def _columns(rates: dict) -> list[str]:
+    """The procedures that get a column: a consistency check (refeed, which must equal free) keeps its row in the
+    per-policy table and its JSON, not a column of the matrices."""
+    from seqdiag import procedures
+
+    return [name for name in rates if name not in procedures.REGISTRY or procedures.REGISTRY[name].same_as is None]
+
+
 def sweep_rates_table(policy_sweep, n_seeds: int) -> Table:
     """One training policy's rates: a row per sampling procedure."""
     table = fitted_table(
@@ -83,7 +91,7 @@ def sweep_matrix_table(result) -> Table:
         caption="cell = right/seeds share [Wilson 95% interval, %]",
     )
     table.add_column("train", style="bold")
-    procedures = list(result.headline.rates)
+    procedures = _columns(result.headline.rates)
     for name in procedures:
         table.add_column(name, justify="right", overflow="fold")
     for policy, policy_sweep in result.policies.items():
@@ -134,7 +142,7 @@ def render_grid(console: Console, result) -> None:
     for key in result.axes:
         table.add_column(key, style="bold", justify="right", min_width=len(key))
     table.add_column("train")
-    procedures = list(first.rates)
+    procedures = _columns(first.rates)
     for name in procedures:
         table.add_column(name, justify="right", overflow="fold")
     for cell, sweep in result.cells:

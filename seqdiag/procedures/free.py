@@ -1,0 +1,14 @@
+"""free: the start symbol, then the model's own previous prediction fed back, state carried. The fix."""
+
+from seqdiag.procedures import Procedure
+
+PROCEDURE = Procedure(
+    name="free",
+    order=20,
+    policy="free",
+    state="carried",
+    reaches_end=True,
+    decoding="configured",
+    label="free-running",
+    description="the start symbol, then each prediction fed back as the next input, state carried (the fix)",
+)

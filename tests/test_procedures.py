@@ -1,0 +1,58 @@
+"""The registry of sampling procedures: one definition each, and everything that lists them derives from it."""
+
+import pytest
+
+from seqdiag import procedures
+from seqdiag.schema import load_schema
+
+
+def test_the_four_historical_procedures_are_registered_in_order():
+    assert procedures.NAMES[:4] == ("teacher", "free", "zeros", "refeed")
+    assert "refeed" not in procedures.COLUMNS  # a consistency check of free, not a column of its own
+    assert procedures.get("refeed").same_as == "free"
+
+
+def test_every_procedure_is_complete_and_consistent():
+    for p in procedures.REGISTRY.values():
+        assert p.policy in ("teacher", "free", "zeros"), p.name
+        assert p.state in ("carried", "prefix", "fresh"), p.name
+        assert p.label and p.description and len(p.description) <= 120, p.name
+        assert p.same_as is None or p.same_as in procedures.COLUMNS, p.name
+        # A procedure whose inputs never depend on its predictions has nothing for a temperature to change.
+        if p.policy != "free":
+            assert p.decoding == "argmax", p.name
+
+
+def test_steps_follow_reaches_end():
+    assert procedures.get("teacher").steps(31) == 31
+    assert procedures.get("zeros").steps(31) == 30  # the 2015 maxlen: no step for the end symbol
+
+
+def test_unknown_name_lists_the_valid_ones():
+    with pytest.raises(ValueError, match=r"unknown procedure 'beam'; valid: teacher, free, zeros, refeed"):
+        procedures.get("beam")
+
+
+def test_the_diagonal_of_the_policy_matrix_comes_from_the_registry():
+    from seqdiag.matrix import diagonal_procedure
+
+    assert [diagonal_procedure(p) for p in ("teacher", "free", "zeros", "scheduled")] == [
+        "teacher",
+        "free",
+        "zeros",
+        "free",
+    ]
+
+
+def test_the_json_schema_names_exactly_the_registered_procedures():
+    enum = load_schema()["$defs"]["procedure_name"]["enum"]
+    assert enum == list(procedures.NAMES), "update procedure_name in seqdiag/schema/seqdiag.schema.json"
+
+
+def test_the_registry_imports_no_torch():
+    """The CLI lists the choices before importing torch (which takes seconds)."""
+    import subprocess
+    import sys
+
+    code = "import sys, seqdiag.procedures; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
