@@ -32,6 +32,11 @@ def exit_code(exc: BaseException) -> int:
 _received: list[int] = []  # the stop signals this process has received, in order
 
 
+def forget_signals() -> None:
+    """Start a command with no stop signal on record (a process running several, like a test, reuses this)."""
+    _received.clear()
+
+
 def last_signal() -> int | None:
     """The stop signal received last, if any: lets an exit code be 143 for SIGTERM where a library that caught the
     KeyboardInterrupt only knew to say 130."""

@@ -41,6 +41,9 @@ class OneLineErrors(TyperGroup):
         **kwargs: Any,
     ) -> Any:
         passed = (args, prog_name, complete_var)
+        from seqdiag.interrupt import forget_signals
+
+        forget_signals()
         if not standalone_mode:
             return super().main(*passed, False, windows_expand_args, **kwargs)
         try:
