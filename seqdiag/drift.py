@@ -15,6 +15,7 @@ accuracy; all procedures and splits are fitted together as one batch.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -103,20 +104,32 @@ def linear_probe(
     z = (x - mean) / (std.sqrt() + 1e-6)
     weight = torch.zeros(z.shape[0], hidden, requires_grad=True)
     bias = torch.zeros(z.shape[0], 1, requires_grad=True)
-    optimizer = torch.optim.Adam([weight, bias], lr=PROBE_LR)
+    params = [weight, bias]
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in params]
     with torch.enable_grad():
-        for _ in range(PROBE_STEPS):
+        for step in range(1, PROBE_STEPS + 1):
             logits = torch.einsum("pmh,ph->pm", z, weight) + bias
             loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, reduction="none")
             total = (loss * train_w).sum() + PROBE_WEIGHT_DECAY * (weight**2).sum()
-            optimizer.zero_grad()
-            total.backward()
-            optimizer.step()
+            grads = torch.autograd.grad(total, params)
+            with torch.no_grad():
+                for param, grad, (avg, avg_sq) in zip(params, grads, moments, strict=True):
+                    _adam_update(param, grad, avg, avg_sq, step)
     with torch.no_grad():
         logits = torch.einsum("pmh,ph->pm", z, weight) + bias
         correct = ((logits > 0).float() == y).float()
         accuracy = (correct * test_w).sum(1) / test_w.sum(1).clamp(min=1e-12)  # (P*S,)
     return [round(float(a), 4) for a in accuracy.view(pairs, splits).mean(1)]
+
+
+def _adam_update(param, grad, avg, avg_sq, step: int, lr: float = PROBE_LR, betas=(0.9, 0.999), eps=1e-8) -> None:
+    """torch.optim.Adam's update (its single-tensor path, op for op, so the same bits), written out because
+    constructing a torch optimizer imports torch._dynamo, which costs a `compare` seconds of start-up."""
+    avg.lerp_(grad, 1 - betas[0])
+    avg_sq.mul_(betas[1]).addcmul_(grad, grad, value=1 - betas[1])
+    step_size = lr / (1 - betas[0] ** step)
+    denom = (avg_sq.sqrt() / math.sqrt(1 - betas[1] ** step)).add_(eps)
+    param.addcdiv_(avg, denom, value=-step_size)
 
 
 def hidden_drift_report(

@@ -201,15 +201,30 @@ class GridResult:
         }
 
 
-def run_cell(config: Config, n_seeds: int, train_policies: list[str] | None, device: str, threads: int = 1):
-    """One cell's sweep in this process: the unit of work an executor hands out (also a Ray task's body)."""
+def run_cell(
+    config: Config,
+    n_seeds: int,
+    train_policies: list[str] | None,
+    device: str,
+    threads: int = 1,
+    engine: str = "auto",
+):
+    """One cell's sweep in this process: the unit of work an executor hands out (also a Ray task's body).
+
+    The engine is resolved here, per cell (cells may differ in what the numba kernel covers) and where the cell
+    runs; the numba kernels are made ready here too (a load from the cache, or the one-time compile)."""
     import torch
 
     from seqdiag.device import resolve_device
+    from seqdiag.engine import prepare_kernels, resolve_engine
     from seqdiag.sweep import run_sweep
 
     torch.set_num_threads(threads)
-    return run_sweep(config, n_seeds, train_policies, resolve_device(device))
+    dev = resolve_device(device)
+    name = resolve_engine(engine, config.model.cell, config.model.gate, dev).name
+    if name == "numba":
+        prepare_kernels()
+    return run_sweep(config, n_seeds, train_policies, dev, engine=name, threads=threads)
 
 
 def run_grid(
@@ -223,6 +238,7 @@ def run_grid(
     executor: str = "local",
     address: str | None = None,
     threads: int = 1,
+    engine: str = "auto",
     on_cell: Callable[[int, int, GridCell], None] | None = None,
 ) -> GridResult:
     """Run every cell's sweep with the chosen executor; results come back in cell order.
@@ -250,15 +266,15 @@ def run_grid(
         for index, cell in enumerate(cells):
             if on_cell is not None:
                 on_cell(index, len(cells), cell)
-            results.append(run_cell(cell.config, n_seeds, train_policies, device, threads))
+            results.append(run_cell(cell.config, n_seeds, train_policies, device, threads, engine))
     else:
-        results = _run_on_ray(cells, n_seeds, train_policies, device, address, threads, on_cell)
+        results = _run_on_ray(cells, n_seeds, train_policies, device, address, threads, on_cell, engine)
     return GridResult(
         source, axes or {}, list(zip(cells, results, strict=True)), executor, time.perf_counter() - started
     )
 
 
-def _run_on_ray(cells, n_seeds, train_policies, device, address, threads, on_cell) -> list[SweepResult]:
+def _run_on_ray(cells, n_seeds, train_policies, device, address, threads, on_cell, engine) -> list[SweepResult]:
     try:
         import ray
     except ImportError:
@@ -284,7 +300,7 @@ def _run_on_ray(cells, n_seeds, train_policies, device, address, threads, on_cel
             raise SeqdiagError(f"--executor ray: cannot start or join {where}: {exc}") from None
     try:
         task = ray.remote(run_cell).options(num_cpus=threads, num_gpus=1 if device == "cuda" else 0, max_retries=0)
-        refs = [task.remote(cell.config, n_seeds, train_policies, device, threads) for cell in cells]
+        refs = [task.remote(cell.config, n_seeds, train_policies, device, threads, engine) for cell in cells]
         index_of = {ref: i for i, ref in enumerate(refs)}
         results: list[SweepResult | None] = [None] * len(cells)
         pending = list(refs)

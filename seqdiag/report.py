@@ -36,6 +36,7 @@ class RunInfo:
     source: str  # "trained now" or the run directory
     stopped: str | None = None  # the numerical fault that stopped training early, if one did
     planned_steps: int | None = None  # train.steps of the run's config
+    engine: str = "torch"  # what trained the model and took its history's snapshots (seqdiag.engine)
     torch_version: str = torch.__version__
     seqdiag_version: str = __version__
 
@@ -312,7 +313,15 @@ def build_compare(
     )
     return CompareReport(
         config=config,
-        run=RunInfo(config.seed, result.steps_done, result.interrupted, source, result.stopped, config.train.steps),
+        run=RunInfo(
+            config.seed,
+            result.steps_done,
+            result.interrupted,
+            source,
+            result.stopped,
+            config.train.steps,
+            result.engine,
+        ),  # fmt: skip
         traces=traces,
         history=result.history,
         history_stats=stats,
@@ -358,6 +367,7 @@ def build_sample(result: TrainResult, source: str, mode: str, decoding: Decoding
     rollout = run_procedure(result.model, result.sequence, mode, decoding, generator=generator)
     trace = trace_of(rollout, result.sequence, mode)
     run = RunInfo(
-        result.config.seed, result.steps_done, result.interrupted, source, result.stopped, result.config.train.steps
-    )
+        result.config.seed, result.steps_done, result.interrupted, source, result.stopped, result.config.train.steps,
+        result.engine,
+    )  # fmt: skip
     return SampleReport(result.config, run, mode, decoding, trace)

@@ -5,7 +5,7 @@
     history.jsonl        one snapshot a line: step, loss, every procedure's output and accuracy
     losses.json          the loss at every step
     summary.json         versions, seed, steps done, whether it was interrupted or stopped, timings, the threads
-                         it ran with (`runtime`), and `run_id`, a hash of the other five files' contents
+                         and engine it ran with (`runtime`), and `run_id`, a hash of the other five files' contents
     resume.safetensors   the optimizer's state and the generators' states, so `train --resume` continues exactly
 
 A run directory appears whole or not at all: everything is written (and synced) into a hidden sibling folder
@@ -552,6 +552,8 @@ def _read_summary(files: _Files) -> dict[str, Any]:
         raise RunError(f"{file}: runtime = {shown(runtime)} is not a table")
     if "threads" in runtime and not (_is_count(runtime["threads"]) and runtime["threads"] >= 1):
         raise RunError(f"{file}: runtime.threads = {shown(runtime['threads'])} is not a thread count")
+    if "engine" in runtime and runtime["engine"] not in ("torch", "numba"):
+        raise RunError(f"{file}: runtime.engine = {shown(runtime['engine'])} is not torch or numba")
     identity = summary.get("run_id", "0" * 32)
     if not (isinstance(identity, str) and re.fullmatch("[0-9a-f]{32}", identity)):
         raise RunError(f"{file}: run_id = {shown(summary['run_id'])} is not a run id")

@@ -132,6 +132,7 @@ class SweepResult:
     device: str
     seconds: float
     targets: str = field(default="")
+    engine: str = "torch"  # what trained the stacks (seqdiag.engine)
 
     @property
     def headline(self) -> PolicySweep:
@@ -151,6 +152,7 @@ class SweepResult:
             "rates": {name: r.to_json() for name, r in self.rates.items()},
             "targets": self.targets,
             "device": self.device,
+            "engine": self.engine,
             "seconds": round(self.seconds, 3),
             "config": self.config.to_dict(),
         }
@@ -166,6 +168,8 @@ def run_sweep(
     device: str = "cpu",
     on_policy: Callable[[str, int, int], None] | None = None,
     on_step: Callable[[Any], None] | None = None,
+    engine: str = "torch",
+    threads: int = 1,
 ) -> SweepResult:
     """Train seeds config.seed .. config.seed + n_seeds - 1 as one stack per training policy; rate every procedure.
 
@@ -176,6 +180,8 @@ def run_sweep(
         device: a torch device string (resolve "auto" with `seqdiag.device.resolve_device` first).
         on_policy: told (policy, index, count) before each policy's training starts (for progress).
         on_step: passed to `train` (for a progress bar).
+        engine: "torch" or "numba" (resolve "auto" with `seqdiag.engine.resolve_engine` first).
+        threads: the numba kernel's threads (torch's are set by the caller).
 
     Raises:
         ValueError: n_seeds < 1.
@@ -201,10 +207,12 @@ def run_sweep(
         if on_policy is not None:
             on_policy(policy, index, len(policies))
         policy_started = time.perf_counter()
-        trained = train(policy_config(config, policy), seeds=seeds, device=device, on_step=on_step)
+        trained = train(
+            policy_config(config, policy), seeds=seeds, device=device, on_step=on_step, engine=engine, threads=threads
+        )
         rates = {mode: procedure_rates(trained.histories, mode, targets, sequences.prompt) for mode in procedures.NAMES}
         results[policy] = PolicySweep(policy, rates, trained.steps_done, time.perf_counter() - policy_started)
-    return SweepResult(config, seeds, results, device, time.perf_counter() - started, targets)
+    return SweepResult(config, seeds, results, device, time.perf_counter() - started, targets, engine)
 
 
 def _keep_freed_memory() -> None:

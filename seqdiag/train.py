@@ -23,7 +23,7 @@ from seqdiag.errors import RunFailure
 from seqdiag.history import Snapshot
 from seqdiag.model import SequenceModel, build_model
 from seqdiag.policy import Decoding, InputPolicy, scheduled_epsilon, unroll
-from seqdiag.sampling import run_procedure_on_set
+from seqdiag.sampling import run_procedure, run_procedure_on_set
 from seqdiag.sequence import PAD, SequenceSet, ToySequence
 
 
@@ -63,10 +63,16 @@ class TrainResult:
         return self.sequences
 
     # How it ran, where that can change the numbers: "threads" (torch's intra-op threads, whose reductions
-    # round differently). Saved in summary.json's `runtime`; a resume uses the recorded values.
+    # round differently) and "engine" ("torch" or "numba", seqdiag.engine: what computed the training steps and
+    # the snapshots). Saved in summary.json's `runtime`; a resume uses the recorded values.
     runtime: dict[str, Any] = field(default_factory=dict)
     # What seqdiag did or found while loading it that the user should hear (e.g. an interrupted replace finished).
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def engine(self) -> str:
+        """What trained it: "torch" or "numba" (runs from before engines were recorded: torch)."""
+        return str(self.runtime.get("engine", "torch"))
 
     @property
     def history(self) -> list[Snapshot]:
@@ -150,6 +156,29 @@ def take_snapshots(
     ]
 
 
+def snapshots_from(
+    predicted: dict[str, list[list[int]]], sequence: ToySequence, step: int, loss_values: list[float]
+) -> list[Snapshot]:
+    """One Snapshot per model from each procedure's predicted symbols (N lists of steps) and each model's loss:
+    a single sequence without a prompt, as `take_snapshots` reads it (the numba engine's snapshots)."""
+    symbols = sequence.vocabulary.symbols
+    targets = sequence.targets.tolist()
+    outputs: dict[str, list[str]] = {}
+    accuracy: dict[str, list[float]] = {}
+    for mode, rows in predicted.items():
+        outputs[mode] = ["".join(symbols[i] for i in row) for row in rows]
+        accuracy[mode] = [sum(p == t for p, t in zip(row, targets, strict=False)) / len(targets) for row in rows]
+    return [
+        Snapshot(
+            step=step,
+            loss=loss_values[i],
+            outputs={m: outputs[m][i] for m in predicted},
+            accuracy={m: accuracy[m][i] for m in predicted},
+        )
+        for i in range(len(loss_values))
+    ]
+
+
 @dataclass(frozen=True)
 class TrainProgress:
     """Passed to the progress callback after every step."""
@@ -168,8 +197,15 @@ def train(
     on_step: Callable[[TrainProgress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     resume_from: TrainResult | None = None,
+    engine: str = "torch",
+    threads: int = 1,
 ) -> TrainResult:
     """Train one model per seed (default: the config's seed) under the config's training policy.
+
+    `engine` is "torch" (autograd and torch's optimizers; any cell, gate or device) or "numba" (the compiled
+    kernel of `seqdiag.engine`, CPU, LSTM cells; `resolve_engine` says whether a config is covered); `threads`
+    is how many threads the numba kernel splits the stack across. The numba engine asks `should_stop` and
+    reports `on_step` once per stretch of steps between snapshots (a few milliseconds) rather than every step.
 
     `should_stop` is asked before every step; when it says yes, training stops there and the result is
     marked interrupted. `resume_from` (an interrupted result, e.g. from `load_run`) continues it: weights,
@@ -189,7 +225,10 @@ def train(
     sequences = SequenceSet.from_config(config)
     sequence = sequences.sequences[0]
     model = build_model(len(sequences.vocabulary), config.model, seeds, device)
-    optimizer = make_optimizer(model.parameters(), config.train)
+    if engine == "numba" and not kernel_covers(sequences):
+        engine = "torch"  # several sequences or a prompt: the kernel trains one plain sequence
+    # The numba engine never builds torch's optimizer: constructing one imports torch._dynamo (seconds).
+    optimizer = make_optimizer(model.parameters(), config.train) if engine == "torch" else None
     # (N, B, T, V): B = the task's sequences, all trained as one batch, padded after the shorter ones' end.
     true_inputs = sequences.batch_inputs().to(device)[None].expand(len(seeds), -1, -1, -1)
     targets = sequences.batch_targets().to(device)  # (B, T)
@@ -206,8 +245,8 @@ def train(
         with torch.no_grad():
             for param, saved in zip(model.parameters(), resume_from.model.parameters(), strict=True):
                 param.copy_(saved)
-        if resume_from.optimizer_state:
-            optimizer.load_state_dict(resume_from.optimizer_state)
+        if resume_from.optimizer_state and optimizer is not None:
+            optimizer.load_state_dict(_with_param_groups(resume_from.optimizer_state, optimizer))
         if "coins" in resume_from.generator_states:
             coins.set_state(resume_from.generator_states["coins"])
         if "torch" in resume_from.generator_states:
@@ -225,8 +264,27 @@ def train(
             history.append(snap)
         return histories[0][-1]
 
+    kernel = None
+    if engine == "numba":
+        from seqdiag.engine import KernelStack, pack
+
+        hyper = config.train
+        kernel = KernelStack(model, hyper.optimizer, hyper.lr, hyper.rho, hyper.eps, threads)
+        if resume_from is not None and resume_from.optimizer_state:
+            kernel.load_torch_optimizer_state(params, resume_from.optimizer_state)
+
+        def record(step: int, loss: torch.Tensor) -> Snapshot:
+            kernel.theta[:] = pack(params)
+            for history, snap in zip(histories, _kernel_snapshots(kernel, sequence, step, loss.tolist()), strict=True):
+                history.append(snap)
+            return histories[0][-1]
+
+        step, latest, interrupted, fault, last_good = _kernel_loop(
+            kernel, params, config, sequence, coins, step, histories, losses, latest, on_step, should_stop
+        )
+        kernel.write_back(params)
     model.train()
-    while step < total:
+    while kernel is None and step < total:
         if should_stop is not None and should_stop():
             interrupted = True
             break
@@ -244,6 +302,7 @@ def train(
                 last_good = [p.detach().clone() for p in params]
             else:
                 torch._foreach_copy_(last_good, [p.detach() for p in params])  # one call: this runs every step
+        assert optimizer is not None
         optimizer.zero_grad(set_to_none=True)
         loss.sum().backward()
         try:
@@ -284,6 +343,11 @@ def train(
         latest = record(step, final_loss)
     if on_step is not None and fault is None:
         on_step(TrainProgress(step, total, float(final_loss[0]), latest))
+    if kernel is not None:
+        optimizer_state = kernel.torch_optimizer_state(params)
+    else:
+        assert optimizer is not None
+        optimizer_state = optimizer.state_dict()
     result = TrainResult(
         config=config,
         sequence=sequence,
@@ -295,11 +359,112 @@ def train(
         steps_done=step,
         seconds=time.perf_counter() - started,
         interrupted=interrupted,
-        optimizer_state=optimizer.state_dict(),
+        optimizer_state=optimizer_state,
         generator_states=generator_states,
         stopped=fault,
-        runtime={**(resume_from.runtime if resume_from is not None else {}), "threads": torch.get_num_threads()},
+        runtime={
+            **(resume_from.runtime if resume_from is not None else {}),
+            "threads": torch.get_num_threads(),
+            "engine": engine,
+        },
     )
     if fault is not None:
         raise RunFailure(message, partial=result)
     return result
+
+
+def kernel_covers(sequences: SequenceSet) -> bool:
+    """Whether the numba kernel trains this task: one sequence, no prompt."""
+    return len(sequences.sequences) == 1 and not sequences.prompt
+
+
+def _with_param_groups(state: dict, optimizer: torch.optim.Optimizer) -> dict:
+    """A state_dict from the numba engine carries no param_groups; the config gives the same ones."""
+    if "param_groups" in state:
+        return state
+    return {"state": state.get("state", {}), "param_groups": optimizer.state_dict()["param_groups"]}
+
+
+def _kernel_snapshots(kernel, sequence: ToySequence, step: int, loss_values: list[float]) -> list[Snapshot]:
+    """Every procedure (argmax) on every model, run by the numba kernel."""
+    predicted = _kernel_rows(kernel, sequence)
+    return snapshots_from(predicted, sequence, step, loss_values)
+
+
+def _kernel_rows(kernel, sequence: ToySequence) -> dict[str, list[list[int]]]:
+    """Each procedure's predicted symbols (N rows): by the kernel where it implements the procedure, else by
+    torch on the stack's current weights (written back first)."""
+    from seqdiag.engine import MODE_CODES
+
+    inputs = sequence.inputs.numpy()
+    rows: dict[str, list[list[int]]] = {}
+    for mode in procedures.NAMES:
+        if mode in MODE_CODES:
+            steps = procedures.get(mode).steps(sequence.steps)
+            rows[mode] = kernel.predict(MODE_CODES[mode], inputs, steps).tolist()
+        else:
+            kernel.write_back(kernel.params)
+            rows[mode] = run_procedure(kernel.model, sequence, mode).predicted[:, 0].tolist()
+    return rows
+
+
+def _kernel_loop(kernel, kernel_params, config: Config, sequence: ToySequence, coins, step, histories, losses, latest,
+                 on_step, should_stop):  # fmt: skip
+    """The training loop on the numba engine: one kernel call per stretch of steps up to the next snapshot.
+
+    Mirrors the torch loop: snapshots at every `snapshot_every` step (before that step's update, with its
+    loss), scheduled sampling's coins drawn from the same generator in the same order (one (N,) draw per step
+    and input after the first), and on a non-finite loss at step s the run stops there: the weights before the
+    update that broke them (step s - 1) are returned as the last good ones. Returns
+    (step, latest, interrupted, fault, last_good).
+    """
+    from seqdiag.engine import POLICY_CODES, unpack
+
+    train_config = config.train
+    every, total = train_config.snapshot_every, train_config.steps
+    n, steps = kernel.n, sequence.steps
+    inputs, targets = sequence.inputs.numpy(), sequence.targets.numpy()
+    policy = POLICY_CODES[train_config.policy]
+    first_step = step
+    interrupted = False
+    fault: str | None = None
+    last_good = None
+    while step < total:
+        if should_stop is not None and should_stop():
+            interrupted = True
+            break
+        end = min(total, (step // every + 1) * every)
+        count = end - step
+        predicted = None
+        if step % every == 0:
+            predicted = _kernel_rows(kernel, sequence)
+        epsilons = [training_policy(train_config, s).epsilon for s in range(step, end)]
+        drawn = None
+        if train_config.policy == "scheduled":
+            flips = torch.zeros(count, steps, n)
+            flips[:, 1:] = torch.rand((count, steps - 1, n), generator=coins)  # the torch loop's draws, in order
+            drawn = flips.numpy()
+        saved = kernel.snapshot()
+        taken, chunk = kernel.train(count, policy, epsilons, inputs, targets, drawn)
+        if taken < count:
+            bad = next(float(v) for v in chunk[taken] if not math.isfinite(float(v)))
+            fault = f"loss became {bad} at step {step + taken}"
+            # Other blocks of models ran past the fault: rerun every model from the stretch's start to it.
+            kernel.restore(saved)
+            kernel.train(taken, policy, epsilons[:taken], inputs, targets, None if drawn is None else drawn[:taken])
+            if step + taken > first_step:
+                last_good = unpack(kernel.prev, kernel_params)
+        if predicted is not None and taken > 0:
+            snaps = snapshots_from(predicted, sequence, step, chunk[0].tolist())
+            for history, snap in zip(histories, snaps, strict=True):
+                history.append(snap)
+            latest = histories[0][-1]
+        values = chunk[:taken].T.tolist()  # (N, taken)
+        for i in range(n):
+            losses[i].extend(values[i])
+        step += taken
+        if fault is not None:
+            break
+        if on_step is not None and taken > 0:
+            on_step(TrainProgress(step, total, losses[0][-1], latest))
+    return step, latest, interrupted, fault, last_good

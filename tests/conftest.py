@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 import torch
 from typer.testing import CliRunner
@@ -9,6 +11,16 @@ from typer.testing import CliRunner
 from seqdiag.config import Config, load_config
 
 torch.set_num_threads(1)
+
+
+def pytest_sessionstart(session) -> None:
+    """`--engine auto` takes numba only once its kernels are cached (before that: torch, while they compile in the
+    background). Make them ready once here, so every test sees the same engine and none compiles them again."""
+    if importlib.util.find_spec("numba") is not None:
+        from seqdiag.engine import prepare_kernels
+
+        prepare_kernels("float32")
+
 
 # A tiny version of the 2015 task that converges (end symbol included) in ~150 Adam steps.
 TINY = [

@@ -130,6 +130,12 @@ class Device(StrEnum):
     auto = "auto"
 
 
+class Engine(StrEnum):
+    auto = "auto"
+    torch = "torch"
+    numba = "numba"
+
+
 ConfigOpt = Annotated[
     str | None,
     typer.Option(
@@ -155,8 +161,18 @@ ThreadsOpt = Annotated[
     typer.Option(
         "--threads",
         min=1,
-        help="Torch intra-op threads (default 1, the fastest for models this small; at most the CPUs available). "
-        "Recorded in the run: results depend on it.",
+        help="Torch intra-op threads, and the numba kernel's (default 1, the fastest for models this small; at most "
+        "the CPUs available). Recorded in the run: results depend on it.",
+    ),
+]
+
+
+EngineOpt = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        help="What computes training and snapshots: numba (the compiled CPU kernel; pip install 'seqdiag\\[fast]'), "
+        "torch (any device; the reference), or auto: numba where installed and it covers the config, else torch.",
     ),
 ]
 
@@ -369,20 +385,45 @@ def finite_or_null(value: Any) -> tuple[Any, int]:
     return value, 0
 
 
+def choose_engine(engine: Engine | str, config: Config, device: str, show_progress: bool) -> str:
+    """The engine that computes ("torch" or "numba"); says once why it is not the one asked for, and makes the
+    numba kernels ready (a labelled step on stderr: a load, or the one-time compile)."""
+    from seqdiag.engine import kernels_cached, prepare_kernels, resolve_engine
+
+    choice = resolve_engine(str(engine), config.model.cell, config.model.gate, device)
+    if choice.reason is not None:
+        print_info(f"engine {choice.name}: {choice.reason}")
+    if choice.name == "numba":
+        from seqdiag.render.common import stderr_console
+        from seqdiag.render.progress import kernel_progress
+
+        with kernel_progress(stderr_console(), compiling=not kernels_cached(), enabled=show_progress):
+            status = prepare_kernels()
+        if status.note is not None:
+            print_info(status.note)
+    return choice.name
+
+
 def train_now(
-    config: Config, device: str, show_progress: bool, also_on_step=None, label: str = "training", **options: Any
-):
+    config: Config, device: str, show_progress: bool, also_on_step=None, engine: str = "torch",
+    threads: int | None = None, label: str = "training", **options: Any,
+):  # fmt: skip
     """Train with a progress bar on stderr, headed `label`; `also_on_step` (e.g. a TensorBoard logger) sees every
-    step too."""
+    step too. `engine` is what `choose_engine` returned; `threads` the numba kernel's threads (default: torch's,
+    as `prepare_torch` set them)."""
+    import torch
+
     from seqdiag.render.common import stderr_console
     from seqdiag.render.progress import training_progress
     from seqdiag.train import train
+
+    threads = torch.get_num_threads() if threads is None else threads
 
     check_resources(config)
     with training_progress(stderr_console(), config.train.steps, enabled=show_progress, label=label) as on_step:
         if also_on_step is not None:
             on_step = both(on_step, also_on_step)
-        return train(config, device=device, on_step=on_step, **options)
+        return train(config, device=device, on_step=on_step, engine=engine, threads=threads, **options)
 
 
 def both(first, second):
@@ -404,9 +445,12 @@ def trained(
     device: str,
     sample: dict[str, Any] | None,
     show_progress: bool,
+    engine: Engine = Engine.auto,
+    threads: int | None = None,
     label: str = "training",
 ):
-    """A trained model: loaded from --run, or trained now from the resolved config. Returns (result, source)."""
+    """A trained model: loaded from --run (trained by the engine it records), or trained now from the resolved
+    config with `engine`. Returns (result, source)."""
     if run is not None:
         from seqdiag.config import apply_overrides, config_from_dict
         from seqdiag.rundir import load_run
@@ -419,7 +463,8 @@ def trained(
             result.config = config_from_dict(data)
         return result, str(run)
     assert resolved is not None, "a config is resolved whenever no --run is given"
-    return train_now(resolved, device, show_progress, label=label), "trained now"
+    name = choose_engine(engine, resolved, device, show_progress)
+    return train_now(resolved, device, show_progress, engine=name, threads=threads, label=label), "trained now"
 
 
 def main() -> None:

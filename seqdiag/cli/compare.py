@@ -14,6 +14,8 @@ from seqdiag.cli import (
     DebugOpt,
     Device,
     DeviceOpt,
+    Engine,
+    EngineOpt,
     ExportOpt,
     InjectOpt,
     JsonOpt,
@@ -28,6 +30,7 @@ from seqdiag.cli import (
     app,
     check_export,
     check_run_alone,
+    choose_engine,
     injection_steps,
     parse_policies,
     parse_steps,
@@ -81,6 +84,7 @@ def compare(
     ] = None,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
+    engine: EngineOpt = Engine.auto,
     json_: JsonOpt = False,
     export: ExportOpt = None,
     debug: DebugOpt = False,
@@ -118,7 +122,7 @@ def compare(
 
                 for note in stack.enter_context(writing(out, force)):
                     print_info(note)
-            result, source = trained(run, resolved, dev, decoding_options, show_progress=not json_, label=label)
+            result, source = trained(run, resolved, dev, decoding_options, not json_, engine, threads, label)
             inject_at = injection_steps(inject, shortest_sequence(result.config.sequence))
             if out is not None:
                 save_locked(result, out, force)
@@ -131,9 +135,11 @@ def compare(
             from seqdiag.matrix import build_matrix, policy_config
 
             results = {policies[0]: result}
+            name = choose_engine(result.engine, result.config, dev, not json_)  # the first policy's, said once
             for i, policy in enumerate(policies[1:], start=2):
                 label = f"training {policy} ({i}/{len(policies)})"
-                results[policy] = train_now(policy_config(result.config, policy), dev, not json_, label=label)
+                config_i = policy_config(result.config, policy)
+                results[policy] = train_now(config_i, dev, not json_, None, name, threads, label)
             matrix = build_matrix(results, inject_at)
         report = build_compare(
             result, source, decoding, rollouts_n=rollouts, inject_at=inject_at, matrix=matrix, show=show

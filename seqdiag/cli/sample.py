@@ -12,6 +12,8 @@ from seqdiag.cli import (
     DebugOpt,
     Device,
     DeviceOpt,
+    Engine,
+    EngineOpt,
     ExportOpt,
     JsonOpt,
     Mode,
@@ -53,6 +55,7 @@ def sample(
     top_k: TopKOpt = None,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
+    engine: EngineOpt = Engine.auto,
     json_: JsonOpt = False,
     export: ExportOpt = None,
     debug: DebugOpt = False,
@@ -68,7 +71,7 @@ def sample(
         # Resolved before importing torch, so a bad config fails fast.
         resolved = None if run is not None else resolve_config(config, set_, seed, decoding_options)
         dev = prepare_torch(device, threads)
-        result, source = trained(run, resolved, dev, decoding_options, show_progress=not json_)
+        result, source = trained(run, resolved, dev, decoding_options, not json_, engine, threads)
         from seqdiag.policy import Decoding
         from seqdiag.report import build_sample
 

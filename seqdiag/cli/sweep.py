@@ -13,6 +13,8 @@ from seqdiag.cli import (
     DebugOpt,
     Device,
     DeviceOpt,
+    Engine,
+    EngineOpt,
     ExportOpt,
     JsonOpt,
     SetOpt,
@@ -20,6 +22,7 @@ from seqdiag.cli import (
     app,
     check_export,
     check_resources,
+    choose_engine,
     parse_policies,
     prepare_torch,
     print_json,
@@ -51,7 +54,9 @@ SweepTrainOpt = Annotated[
 ]
 
 
-def _sweep_now(config: Config, n_seeds: int, policies: list[str] | None, device: str, show_progress: bool):
+def _sweep_now(
+    config: Config, n_seeds: int, policies: list[str] | None, device: str, show_progress: bool, engine, threads: int
+):
     """Run a sweep with a progress bar on stderr, one line per training policy."""
     from seqdiag.render.common import stderr_console
     from seqdiag.render.progress import training_progress
@@ -65,10 +70,12 @@ def _sweep_now(config: Config, n_seeds: int, policies: list[str] | None, device:
 
     check_resources(config, n_seeds)
     with training_progress(console, config.train.steps, enabled=show_progress) as on_step:
-        return run_sweep(config, n_seeds, policies, device, on_policy=on_policy, on_step=on_step)
+        return run_sweep(
+            config, n_seeds, policies, device, on_policy=on_policy, on_step=on_step, engine=engine, threads=threads
+        )
 
 
-def _grid_now(grid: Path, seeds, config, overrides, seed, policies, executor, address, device, threads, show):
+def _grid_now(grid: Path, seeds, config, overrides, seed, policies, executor, address, device, threads, show, engine):
     """Load a grid file, check every cell, then run the cells with the executor; a line per cell on stderr."""
     from seqdiag.grid import grid_cells, load_grid, run_grid
 
@@ -99,6 +106,7 @@ def _grid_now(grid: Path, seeds, config, overrides, seed, policies, executor, ad
         executor=executor.value,
         address=address,
         threads=threads,
+        engine=engine.value,
         on_cell=on_cell,
     )
 
@@ -146,6 +154,7 @@ def sweep(
     ] = None,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = 1,
+    engine: EngineOpt = Engine.auto,
     json_: JsonOpt = False,
     export: ExportOpt = None,
     debug: DebugOpt = False,
@@ -161,7 +170,9 @@ def sweep(
         if grid is None and (executor is not Executor.local or address is not None):
             raise SeqdiagError("--executor and --address fan out the cells of a grid; add --grid GRID.toml")
         if grid is not None:
-            result = _grid_now(grid, seeds, config, set_, seed, policies, executor, address, device, threads, not json_)
+            result = _grid_now(
+                grid, seeds, config, set_, seed, policies, executor, address, device, threads, not json_, engine
+            )
             if json_:
                 print_json(result.to_json())
                 return
@@ -172,7 +183,8 @@ def sweep(
         resolved = resolve_config(config, set_, seed)
         n_seeds = seeds or DEFAULT_SWEEP_SEEDS
         dev = prepare_torch(device, threads)
-        result = _sweep_now(resolved, n_seeds, policies, dev, show_progress=not json_)
+        name = choose_engine(engine, resolved, dev, not json_)
+        result = _sweep_now(resolved, n_seeds, policies, dev, not json_, name, 1 if threads is None else threads)
         if json_:
             print_json(result.to_json())
             return

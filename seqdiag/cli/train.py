@@ -12,11 +12,14 @@ from seqdiag.cli import (
     DebugOpt,
     Device,
     DeviceOpt,
+    Engine,
+    EngineOpt,
     JsonOpt,
     SeedOpt,
     SetOpt,
     ThreadsOpt,
     app,
+    choose_engine,
     prepare_torch,
     print_json,
     resolve_config,
@@ -29,14 +32,23 @@ from seqdiag.render.messages import print_info, print_warning
 
 
 def _train_and_save(
-    config: Config, device: str, target: Path, force: bool, show_progress: bool, resume_from=None, also_on_step=None
+    config: Config,
+    device: str,
+    target: Path,
+    force: bool,
+    show_progress: bool,
+    resume_from=None,
+    also_on_step=None,
+    engine: str = "torch",
+    threads: int | None = None,
 ):
     """Train (or resume), stopping cleanly on a stop signal, and save atomically; a numerical fault saves the last
     good state only where no run exists, so a failed train never clobbers one. The target is locked, checked
     writable and tidied before training starts. Returns the result and the stop signal's number (or None)."""
-    # Imported before the line below, which says training starts now: torch.optim imports torch._dynamo on
-    # first use, which alone takes a second or two.
-    import torch._dynamo  # noqa: F401
+    if engine == "torch":
+        # Imported before the line below, which says training starts now: torch.optim imports torch._dynamo on
+        # first use, which alone takes a second or two (the numba engine never builds a torch optimizer).
+        import torch._dynamo  # noqa: F401
 
     import seqdiag.render.progress  # noqa: F401
     import seqdiag.train  # noqa: F401
@@ -50,8 +62,9 @@ def _train_and_save(
         print_info(f"training steps {start}..{config.train.steps} → {target} (Ctrl-C stops after the current step)")
         try:
             result = train_now(
-                config, device, show_progress, also_on_step, should_stop=should_stop, resume_from=resume_from
-            )
+                config, device, show_progress, also_on_step, engine, threads, should_stop=should_stop,
+                resume_from=resume_from,
+            )  # fmt: skip
         except RunFailure as exc:
             if exc.partial is None:
                 raise RunFailure(f"{exc}; nothing saved") from None
@@ -118,6 +131,7 @@ def train(
     ] = None,
     device: DeviceOpt = Device.cpu,
     threads: ThreadsOpt = None,
+    engine: EngineOpt = Engine.auto,
     json_: JsonOpt = False,
     debug: DebugOpt = False,
 ) -> None:
@@ -151,15 +165,25 @@ def train(
             target = out or default_run_dir(resolved)
             check_target(target, force)
             dev = prepare_torch(device, threads)
+        if previous is not None and engine is Engine.auto:
+            from seqdiag.engine import numba_installed
+
+            # A run resumes on the engine that trained it: the only way it ends bit-identical to one never stopped.
+            engine = Engine(previous.engine) if previous.engine == "torch" or numba_installed() else Engine.auto
+        engine_name = choose_engine(engine, resolved, dev, not json_)
         if tensorboard is not None:
             from seqdiag.sequence import SequenceSet
             from seqdiag.tensorboard_log import TensorBoardLogger
 
             targets = SequenceSet.from_config(resolved).target_text()
             with TensorBoardLogger(tensorboard, resolved, targets) as logger:
-                result, signum = _train_and_save(resolved, dev, target, force, not json_, previous, logger)
+                result, signum = _train_and_save(
+                    resolved, dev, target, force, not json_, previous, logger, engine_name, threads
+                )
         else:
-            result, signum = _train_and_save(resolved, dev, target, force, not json_, previous)
+            result, signum = _train_and_save(
+                resolved, dev, target, force, not json_, previous, None, engine_name, threads
+            )
         summary = summary_of(result)
         if json_:
             print_json({"command": "train", "run": str(target), "config": resolved.to_dict(), **summary})
@@ -169,7 +193,7 @@ def train(
             from seqdiag.report import RunInfo
 
             source = "resumed" if previous is not None else "trained now"
-            info = RunInfo(resolved.seed, result.steps_done, result.interrupted, source)
+            info = RunInfo(resolved.seed, result.steps_done, result.interrupted, source, engine=result.engine)
             outputs, loss = summary["final_outputs"], summary["final_loss"]
             render_trained(stdout_console(), resolved, info, outputs, loss, target, result.seconds, result.losses[0])
         if result.interrupted:

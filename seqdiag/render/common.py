@@ -93,7 +93,7 @@ def fitted_table(*, title: str | None = None, caption: str | None = None, **kwar
 def header(command: str, config: Config, run: RunInfo) -> Group:
     title = Text.assemble(
         (f"seqdiag {command}", "bold"),
-        f"  seed {run.seed} · torch {run.torch_version} · seqdiag {run.seqdiag_version} · ",
+        f"  seed {run.seed} · engine {run.engine} · torch {run.torch_version} · seqdiag {run.seqdiag_version} · ",
         f"{run.source}, {run.steps_done} steps",
         (" (interrupted)" if run.interrupted else "", "yellow"),
     )

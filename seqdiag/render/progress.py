@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -38,9 +39,14 @@ def training_progress(console: Console, total: int, enabled: bool = True, label:
     )
     task = progress.add_task("train", total=total, loss="—", free="", zeros="")
 
+    shown = -10
+
     def on_step(p: TrainProgress) -> None:
-        if p.step % 10 and p.step != p.total:
+        nonlocal shown
+        # Every 10th step at most (the numba engine reports once per stretch between snapshots instead).
+        if p.step - shown < 10 and p.step != p.total:
             return
+        shown = p.step
         fields: dict[str, Any] = {"loss": f"{p.loss:.4f}"}
         if p.snapshot is not None:
             fields |= {"free": p.snapshot.outputs.get("free", ""), "zeros": p.snapshot.outputs.get("zeros", "")}
@@ -48,3 +54,23 @@ def training_progress(console: Console, total: int, enabled: bool = True, label:
 
     with progress:
         yield on_step
+
+
+@contextmanager
+def kernel_progress(console: Console, compiling: bool, enabled: bool = True) -> Iterator[None]:
+    """A labelled step on stderr while the numba kernels are made ready: the one-time compile, or a cache load."""
+    if not enabled:
+        yield
+        return
+    from seqdiag.engine import cache_root
+
+    label = (
+        f"compiling the numba kernels (once; about a minute, cached in {cache_root()})"
+        if compiling
+        else "loading the numba kernels"
+    )
+    started = time.perf_counter()
+    with console.status(label):
+        yield
+    if compiling:
+        console.print(f"compiled the numba kernels in {time.perf_counter() - started:.1f} s (cached for next time)")

@@ -107,7 +107,8 @@ def _sweep_title(command: str, result) -> Group:
     seeds = result.seeds
     title = Text.assemble(
         (f"seqdiag {command}", "bold"),
-        f"  seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}) · torch {torch.__version__} · seqdiag {seqdiag.__version__}"
+        f"  seeds {seeds[0]}..{seeds[-1]} ({len(seeds)}) · engine {result.engine} · torch {torch.__version__}"
+        f" · seqdiag {seqdiag.__version__}"
         f" · {result.device} · {result.seconds:.1f} s",
     )
     return Group(title, Text(describe(result.config), style="dim"))

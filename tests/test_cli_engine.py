@@ -1,0 +1,62 @@
+"""--engine on every command that computes: the engine is recorded in the run and shown in every report, a config
+the numba kernel does not cover falls back to torch and says so once, a bad choice is one line and exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from seqdiag.cli import app
+
+pytest.importorskip("numba")
+
+TINY = ["sequence.length=8", "train.steps=40", "train.snapshot_every=20", "model.hidden_size=6"]
+
+
+def _set(overrides: list[str]) -> list[str]:
+    return [arg for o in overrides for arg in ("--set", o)]
+
+
+@pytest.mark.parametrize("engine", ["numba", "torch"])
+def test_train_records_the_engine_in_the_run_and_its_report(runner, tmp_path, engine):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--engine", engine, "--out", str(out), "--json", *_set(TINY)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["runtime"]["engine"] == engine
+    assert json.loads((out / "summary.json").read_text())["runtime"]["engine"] == engine
+    shown = runner.invoke(app, ["compare", "--run", str(out)])
+    assert shown.exit_code == 0, shown.output
+    assert f"engine {engine}" in shown.stdout.splitlines()[0]
+    as_json = runner.invoke(app, ["sample", "--run", str(out), "--json"])
+    assert json.loads(as_json.stdout)["run"]["engine"] == engine
+
+
+def test_auto_takes_numba_once_its_kernels_are_cached(runner):
+    result = runner.invoke(app, ["compare", "--json", *_set(TINY)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["run"]["engine"] == "numba"
+    assert "engine" not in result.stderr  # nothing to explain
+
+
+def test_sweep_reports_its_engine(runner):
+    result = runner.invoke(app, ["sweep", "--seeds", "40", "--threads", "2", "--engine", "numba", *_set(TINY)])
+    assert result.exit_code == 0, result.output
+    assert "engine numba" in result.stdout.splitlines()[0]
+    as_json = runner.invoke(app, ["sweep", "--seeds", "3", "--engine", "torch", "--json", *_set(TINY)])
+    assert json.loads(as_json.stdout)["engine"] == "torch"
+
+
+def test_a_config_the_kernel_does_not_cover_falls_back_and_says_so_once(runner):
+    args = ["compare", "--engine", "numba", "--train", "teacher,zeros", "--json", *_set([*TINY, "model.cell=gru"])]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["run"]["engine"] == "torch"
+    notes = [line for line in result.stderr.splitlines() if "fell back" in line]
+    assert len(notes) == 1 and "model.cell" in notes[0] and "'gru'" in notes[0]
+
+
+def test_an_unknown_engine_is_one_line_and_exit_2(runner):
+    result = runner.invoke(app, ["train", "--engine", "fast"])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "--engine" in result.stderr and "numba" in result.stderr
