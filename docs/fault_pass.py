@@ -414,12 +414,12 @@ def cases() -> list[Case]:
     # configs and options
     c += [
         Case("--set newline", argv("compare", "--set", 'train.lr=0.01\nbogus = "x"')),
-        Case("--set NUL", argv("compare", "--set", "train.lr=0.01\x00")),
+        Case("--set tab", argv("compare", "--set", "train.lr=0.01\tx")),
         Case("--set 5000-digit int", argv("compare", "--set", "train.steps=" + "7" * 5000)),
         Case("--set 10**400 float field", argv("compare", "--set", f"train.lr={10**400}")),
         Case(
-            "--set 5 MB value",
-            argv("compare", "--set", "sequence.start_symbol=" + "x" * 5_000_000),
+            "--set 120 kB value",
+            argv("compare", "--set", "sequence.start_symbol=" + "x" * 120_000),
             check=lambda t, o, e: None if len(e) < 2000 else f"error of {len(e)} characters",
         ),
         Case("--set start symbol in pattern", argv("compare", "--set", "sequence.pattern=0S1"), check=says("--set")),
@@ -627,6 +627,13 @@ def _reader_during_replace(tmp: Path) -> list[str]:
 
 
 def run_one(case: Case) -> tuple[str, str]:
+    try:
+        return _run_one(case)
+    except Exception as exc:  # noqa: BLE001 (a case that cannot even be set up is a failure of the pass)
+        return "FAIL", f"the case itself failed: {type(exc).__name__}: {exc}"
+
+
+def _run_one(case: Case) -> tuple[str, str]:
     tmp = Path(tempfile.mkdtemp(prefix="fault-"))
     try:
         try:
@@ -658,7 +665,9 @@ def run_one(case: Case) -> tuple[str, str]:
             return "FAIL", f"timed out after {case.timeout:.0f} s"
         err = err_head + err
         problems = []
-        if proc.returncode not in case.codes:
+        # Killed by the signal itself before Python installed any handler: no output, and the shell reports 128 + N.
+        died_quietly = case.signal_after is not None and proc.returncode == -case.signal_after[0] and not err.strip()
+        if proc.returncode not in case.codes and not died_quietly:
             problems.append(f"exit {proc.returncode}, expected {case.codes}")
         if "Traceback" in err or "Traceback" in out:
             problems.append("traceback")
@@ -697,6 +706,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--only", default="")
+    parser.add_argument("--skip-done", type=Path, help="an earlier pass's output: run only the cases not in it")
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="fault-base-"))
     for name, seed in (("base", "0"), ("other", "1")):
@@ -704,6 +714,10 @@ def main() -> None:
         assert done.returncode == 0, done.stderr
     BASE, OTHER = work / "base", work / "other"
     selected = [case for case in cases() if options.only in case.name]
+    if options.skip_done is not None:
+        done_lines = options.skip_done.read_text().splitlines()
+        reported = [line[6:] for line in done_lines if line[:4] in ("ok  ", "FAIL", "skip")]
+        selected = [case for case in selected if not any(r.startswith(f"{case.name}: ") for r in reported)]
     results: dict[str, tuple[str, str]] = {}
     with concurrent.futures.ThreadPoolExecutor(options.jobs) as pool:
         futures = {pool.submit(run_one, case): case for case in selected}

@@ -29,7 +29,22 @@ def exit_code(exc: BaseException) -> int:
     return 128 + int(getattr(exc, "signum", signal.SIGINT))
 
 
+_received: list[int] = []  # the stop signals this process has received, in order
+
+
+def forget_signals() -> None:
+    """Start a command with no stop signal on record (a process running several, like a test, reuses this)."""
+    _received.clear()
+
+
+def last_signal() -> int | None:
+    """The stop signal received last, if any: lets an exit code be 143 for SIGTERM where a library that caught the
+    KeyboardInterrupt only knew to say 130."""
+    return _received[-1] if _received else None
+
+
 def _raise(signum: int, frame: object) -> None:
+    _received.append(signum)
     raise Interrupted(signum)
 
 
@@ -69,6 +84,7 @@ def stop_on_interrupt() -> Iterator[Callable[[], bool]]:
     request = StopRequest()
 
     def on_signal(signum: int, frame: object) -> None:
+        _received.append(signum)
         if request():
             raise Interrupted(signum)
         request._set(signum)

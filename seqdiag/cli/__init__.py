@@ -42,6 +42,9 @@ class OneLineErrors(TyperGroup):
         **kwargs: Any,
     ) -> Any:
         passed = (args, prog_name, complete_var)
+        from seqdiag.interrupt import forget_signals
+
+        forget_signals()
         if not standalone_mode:
             return super().main(*passed, False, windows_expand_args, **kwargs)
         try:
@@ -73,6 +76,10 @@ class OneLineErrors(TyperGroup):
                 message = " ".join(exc.format_message().split())  # type: ignore[attr-defined]
                 print_error(message + hint)
             sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        if code == 130:  # typer answers a KeyboardInterrupt outside a command with 130, whichever signal it was
+            from seqdiag.interrupt import last_signal
+
+            code = 128 + (last_signal() or 2)
         sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: Any) -> Any:
