@@ -2,7 +2,8 @@
 
 Both the test (tests/test_golden.py) and the script that writes the files (tests/golden/regenerate.py) render through
 `render_case`, so a golden file is always exactly what the command printed, normalised only where a run legitimately
-varies: the torch and seqdiag version strings and wall-clock times. A version string that wraps across a line still reads as one.
+varies: the torch and seqdiag version strings and wall-clock times. A version string that wraps across a line still
+reads as one.
 """
 
 from __future__ import annotations
