@@ -26,8 +26,8 @@ WIDTHS = (80, 120)
 CASES = [f"{command}-{width}" for command in COMMANDS for width in WIDTHS]
 
 _NORMALISE = [
-    (re.compile(r"torch\s+\d[\w.+\-]*"), "torch X"),
-    (re.compile(r"seqdiag\s+\d[\w.+\-]*"), "seqdiag X"),
+    (re.compile(r"torch(\s+)\d[\w.+\-]*"), r"torch\1X"),
+    (re.compile(r"seqdiag(\s+)\d[\w.+\-]*"), r"seqdiag\1X"),
     (re.compile(r"\d+\.\d+ s\b"), "N s"),
 ]
 
