@@ -24,7 +24,7 @@ def explain(
     Example: seqdiag explain late-instability
     """
     with user_errors(debug):
-        from seqdiag.findings import explanation, finding_ids
+        from seqdiag.explain import explanation, finding_ids
 
         ids = finding_ids()
         if finding_id is None:
