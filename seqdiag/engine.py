@@ -4,8 +4,8 @@
   every cell, gate, policy and device; the reference the numba engine is tested against.
 - numba: `seqdiag.kernel`, the whole training step (forward, backward through time, optimizer) and the
   sampling procedures compiled to machine code, without per-op dispatch. CPU only; covers LSTM cells with
-  hard_sigmoid or sigmoid gates, every training policy and optimizer. Needs numba (`pip install
-  'seqdiag[fast]'`).
+  hard_sigmoid or sigmoid gates, every training policy and optimizer. Needs numba (`pip install numba`; from a
+  checkout `pip install -e '.[fast]'`).
 - auto: numba where it is installed and covers the config, else torch (the reason is said once).
 
 The compiled kernels are cached in a user cache directory (`kernel_cache_dir`), keyed by the numba version,
@@ -60,7 +60,7 @@ def numba_installed() -> bool:
 def kernel_gap(cell: str, gate: str, device: str) -> str | None:
     """Why the numba kernel cannot run this config (None when it can)."""
     if not numba_installed():
-        return "numba is not installed; pip install 'seqdiag[fast]'"
+        return "numba is not installed (pip install numba; from a checkout: pip install -e '.[fast]')"
     if device != "cpu":
         return f"the numba kernel runs on the CPU, not on --device {device}"
     if cell not in KERNEL_CELLS:

@@ -192,7 +192,7 @@ EngineOpt = Annotated[
     Engine,
     typer.Option(
         "--engine",
-        help="What computes training and snapshots: numba (the compiled CPU kernel; pip install 'seqdiag\\[fast]'), "
+        help="What computes training and snapshots: numba (the compiled CPU kernel; pip install numba), "
         "torch (any device; the reference), or auto: numba where installed and it covers the config, else torch.",
     ),
 ]

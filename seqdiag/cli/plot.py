@@ -40,7 +40,8 @@ def plot(
 ) -> None:
     """Draw a run's figures as PNG and SVG: loss, accuracy through training, p(target), hidden states, drift.
 
-    Needs matplotlib: pip install 'seqdiag\\[plot]'. Example: seqdiag plot runs/orig --out figures/orig
+    Needs matplotlib: pip install matplotlib (from a checkout: pip install -e '.\\[plot]').
+    Example: seqdiag plot runs/orig --out figures/orig
     """
     with user_errors(debug):
         from seqdiag.plot import read_sweep, require_matplotlib

@@ -143,7 +143,7 @@ def sweep(
         typer.Option(
             "--executor",
             # \\[ keeps Rich markup from reading [ray] as a style.
-            help="Where grid cells run: local (here, one after another) or ray (pip install 'seqdiag\\[ray]').",
+            help="Where grid cells run: local (here, one after another) or ray (pip install ray).",
         ),
     ] = Executor.local,
     address: Annotated[

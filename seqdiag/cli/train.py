@@ -125,7 +125,7 @@ def train(
         typer.Option(
             "--tensorboard",
             help="Also log loss, accuracy per procedure and the generated strings to this TensorBoard folder "
-            "(pip install 'seqdiag\\[tensorboard]').",
+            "(pip install tensorboard).",
             metavar="DIR",
         ),
     ] = None,
