@@ -48,10 +48,12 @@ class TensorBoardLogger:
         # The trainer reports after update k+1 the loss it measured before it (the model after k updates), then
         # once more at the end the loss of the final model; both go at the number of updates behind them, the
         # x axis the history's checkpoints use too.
-        step = progress.step - 1 if progress.step - 1 > self._loss_step else progress.step
-        if step > self._loss_step:
-            self.writer.add_scalar("loss", progress.loss, step)
-            self._loss_step = step
+        if progress.recent:  # a stretch of steps: the loss measured before each of its updates
+            first = progress.step - len(progress.recent)
+            for offset, loss in enumerate(progress.recent):
+                self._log_loss(first + offset, loss)
+        else:
+            self._log_loss(progress.step - 1 if progress.step - 1 > self._loss_step else progress.step, progress.loss)
         snapshot = progress.snapshot
         if snapshot is not None and snapshot.step > self._snapshot_step:
             self._snapshot_step = snapshot.step
@@ -59,6 +61,11 @@ class TensorBoardLogger:
                 self.writer.add_scalar(f"accuracy/{mode}", accuracy, snapshot.step)
             for mode, output in snapshot.outputs.items():
                 self.writer.add_text(f"outputs/{mode}", f"`{output}`", snapshot.step)
+
+    def _log_loss(self, step: int, loss: float) -> None:
+        if step > self._loss_step:
+            self.writer.add_scalar("loss", loss, step)
+            self._loss_step = step
 
     def close(self) -> None:
         self.writer.flush()

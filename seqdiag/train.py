@@ -187,6 +187,9 @@ class TrainProgress:
     total: int
     loss: float
     snapshot: Snapshot | None  # the newest snapshot of the first model
+    # The first model's losses of every step since the previous report, oldest first, where a report covers
+    # several steps (the numba engine reports once per stretch between snapshots); empty when it covers one.
+    recent: tuple[float, ...] = ()
 
 
 def train(
@@ -466,5 +469,5 @@ def _kernel_loop(kernel, kernel_params, config: Config, sequence: ToySequence, c
         if fault is not None:
             break
         if on_step is not None and taken > 0:
-            on_step(TrainProgress(step, total, losses[0][-1], latest))
+            on_step(TrainProgress(step, total, losses[0][-1], latest, tuple(values[0])))
     return step, latest, interrupted, fault, last_good

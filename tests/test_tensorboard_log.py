@@ -37,17 +37,35 @@ def test_logger_puts_loss_and_checkpoints_at_the_updates_behind_them(tmp_path):
     assert texts == ["`00`", "`01`"]
 
 
-def test_train_tensorboard_writes_event_files(runner, tiny_overrides, tmp_path):
+def test_a_stretch_of_steps_logs_each_step_loss(tmp_path):
     pytest.importorskip("tensorboard")
+    from seqdiag.tensorboard_log import TensorBoardLogger
+
+    with TensorBoardLogger(tmp_path) as logger:
+        logger(TrainProgress(3, 4, 0.7, None, (1.0, 0.9, 0.7)))  # one report for updates 1-3 (numba's stretches)
+        logger(TrainProgress(4, 4, 0.6, None, (0.6,)))
+        logger(TrainProgress(4, 4, 0.5, None))  # the final model
+    values = [(e.step, e.value) for e in _events(tmp_path).Scalars("loss")]
+    assert values == [(0, 1.0), (1, pytest.approx(0.9)), (2, pytest.approx(0.7)), (3, pytest.approx(0.6)), (4, 0.5)]
+
+
+@pytest.mark.parametrize("engine", ["torch", "numba"])
+def test_train_tensorboard_writes_event_files(runner, tiny_overrides, tmp_path, engine):
+    pytest.importorskip("tensorboard")
+    if engine == "numba":
+        pytest.importorskip("numba")
     args = [arg for o in tiny_overrides for arg in ("--set", o)]
     result = runner.invoke(
-        app, ["train", "--out", str(tmp_path / "run"), "--tensorboard", str(tmp_path / "tb"), "--json", *args]
+        app,
+        ["train", "--out", str(tmp_path / "run"), "--tensorboard", str(tmp_path / "tb"), "--json", "--engine", engine]
+        + args,
     )
     assert result.exit_code == 0, result.output
     files = list((tmp_path / "tb").glob("events.out.tfevents.*"))
     assert len(files) == 1 and files[0].stat().st_size > 0
     events = _events(tmp_path / "tb")
     assert len(events.Scalars("loss")) == 151  # 150 steps, and the final model
+    assert [e.step for e in events.Scalars("loss")] == list(range(151))
     assert [e.step for e in events.Scalars("accuracy/teacher")] == [0, 25, 50, 75, 100, 125, 150]
 
 

@@ -150,8 +150,11 @@ def compare(
             from seqdiag.fixes import measure_fixes
 
             def measure(fixed, changes):
+                # Resolved and trained exactly as a plain `compare --set ...` would: same engine choice, same threads.
                 sampled = Decoding(fixed.sample.temperature, fixed.sample.top_k)
-                trained_fix = train_now(fixed, dev, not json_, label=f"testing {' '.join(changes)}")
+                fix_engine = choose_engine(engine, fixed, dev, not json_)
+                label = f"testing {' '.join(changes)}"
+                trained_fix = train_now(fixed, dev, not json_, None, fix_engine, threads, label=label)
                 return build_compare(trained_fix, "trained now", sampled, inject_at=inject_at).summary()
 
             report = measure_fixes(report, measure)
