@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import torch
+
 from seqdiag.findings.base import FRAGILE_P, LOSS_CONVERGED_SHARE, NEARLY_CONVERGED
 from seqdiag.findings.base import fmt_steps as _fmt
 from seqdiag.history import is_right
@@ -45,6 +47,9 @@ def check(report: CompareReport) -> set[str]:
 
     # No negative step counts or step numbers anywhere.
     assert not re.search(r"-\d+ steps|step -\d|steps? -\d|at -\d", everything), everything
+    # A number is at a position in the sequence or at a training step, never at a bare "step".
+    bare = [m.group(0) for m in re.finditer(r"(?<!training )\bsteps? \d+", everything)]
+    assert not bare, bare
 
     # Convergence: exactly one of the three, by the definition (what training fed, whole sequence, loss).
     weak_trained = [(s.t, s.p_target) for s in trained.steps if s.correct and s.p_target < FRAGILE_P]
@@ -64,7 +69,10 @@ def check(report: CompareReport) -> set[str]:
         assert "converged (" not in report.verdict.headline.replace("not converged", "")
     wrong_steps = [s.t for s in trained.steps if not s.correct]
     if expected == "training-nearly-converged" and wrong_steps:
-        assert f"wrong at step {_fmt(wrong_steps)}" in f.title
+        assert f"wrong at position{'s' if len(wrong_steps) > 1 else ''} {_fmt(wrong_steps)}" in f.title
+    if expected == "training-nearly-converged" and not wrong_steps:
+        # Every target right, yet "nearly": the title says which positions hold it back and why.
+        assert weak_trained and f"p ≥ {FRAGILE_P:g}" in f.title and "small margin" in f.title
     assert f"{final:.4g} after" in f.evidence[0]
 
     # fragile-steps: exactly when a teacher-forced step is right with p(target) < 0.6, naming steps and p.
@@ -74,14 +82,14 @@ def check(report: CompareReport) -> set[str]:
         f = found["fragile-steps"]
         assert f.data["steps"] == [t for t, _ in weak]
         for t, p in weak:
-            assert f"p = {p:.3f} at step {t}" in f.title
+            assert f"p = {p:.3f} at position {t}" in f.title
 
     # end-symbol-not-learned: on what training fed.
     assert ("end-symbol-not-learned" in found) == (trained.end_symbol is False)
     if "end-symbol-not-learned" in found:
         last = trained.steps[-1]
         f = found["end-symbol-not-learned"]
-        assert f"predicts {last.predicted!r} at step {last.t}" in f.title
+        assert f"predicts {last.predicted!r} at position {last.t}" in f.title
         assert f"= {last.p_target:.3f}" in f.evidence[0]
         assert "the pattern needs only the last input" not in _text(f)
 
@@ -111,7 +119,12 @@ def check(report: CompareReport) -> set[str]:
         assert "never fed" not in report.verdict.headline and "never saw" not in everything
     if "zeros-unseen-inputs" in found:
         f = found["zeros-unseen-inputs"]
-        assert f"({novelty.unseen}/{novelty.fed})" in f.title
+        assert f"(at {novelty.unseen} of its {novelty.fed} positions)" in f.title
+        # The distance and its scale: the largest over fed inputs of the L2 distance to the nearest training
+        # input, next to the distance between two different one-hot inputs, computed here from the vocabulary.
+        eye = torch.eye(2)
+        assert f"up to L2 distance {novelty.nearest_distance:.2f} " in f.evidence[1]
+        assert f"one-hot symbols are {float(torch.dist(eye[0], eye[1])):.2f} apart" in f.evidence[1]
         assert f"{zeros.correct_count}/{n} targets" in " ".join(f.evidence)
         assert f"measured here: {free.correct_count}/{n}" in f.help
         assert f"train.policy={policy}" in f.evidence[0]
@@ -121,15 +134,21 @@ def check(report: CompareReport) -> set[str]:
     # zeros-drifts: only when the zeros output still changes in the second half of training.
     half = report.run.steps_done / 2
     late = [
-        c.step
+        (p, c)
         for p, c in zip(report.history, report.history[1:], strict=False)
         if c.step > half and c.outputs["zeros"] != p.outputs["zeros"]
     ]
     assert ("zeros-drifts" in found) == bool(late)
     if late:
         f = found["zeros-drifts"]
-        assert f.data["changes_second_half"] == len(late) and f"the last at step {late[-1]}" in f.title
+        assert f.data["changes_second_half"] == len(late) and f"the last at training step {late[-1][1].step}" in f.title
         assert " 0 changes" not in _text(f)
+        # "staying wrong" only when every late change went from one wrong pattern to another.
+        both_wrong = all(
+            not is_right(p.outputs["zeros"], zeros.targets) and not is_right(c.outputs["zeros"], zeros.targets)
+            for p, c in late
+        )
+        assert ("staying wrong" in f.title) == both_wrong, f.title
 
     assert ("zeros-cannot-end" in found) == (zeros.end_symbol is None)
 
@@ -138,8 +157,14 @@ def check(report: CompareReport) -> set[str]:
     assert ("output-follows-input" in found) == (r.other_symbol_share > r.state_reset_share)
     if "output-follows-input" in found:
         f = found["output-follows-input"]
-        assert f"{r.changed_by_other_symbol}/{r.other_symbol_trials}" in f.title
-        assert f"{r.changed_by_state_reset}/{r.steps}" in f.title
+        assert f"{r.changed_by_other_symbol} of {r.other_symbol_trials} " in f.title
+        assert f"resetting the state {r.changed_by_state_reset} of {r.steps}" in f.title
+        # What is counted out of what: every position re-run with each other symbol of the vocabulary.
+        others = r.other_symbol_trials // r.steps
+        assert others * r.steps == r.other_symbol_trials and r.steps == len(teacher.steps) - 1
+        assert f"({r.steps} positions × {others} other symbol" in f.title
+        symbols = {s.input for s in teacher.steps} | set(teacher.targets)  # every symbol is one of the vocabulary
+        assert others + 1 >= len(symbols)
         assert "as training did" not in _text(f)
 
     # hidden-drift: the distances are the drift report's; the prediction differences are counted here.
@@ -149,8 +174,10 @@ def check(report: CompareReport) -> set[str]:
             trace = report.traces[p.mode]
             steps = min(len(trace.steps), len(teacher.steps))
             differ = sum(trace.steps[t].predicted != teacher.steps[t].predicted for t in range(steps))
-            assert f"{p.mode} up to {p.max_distance:.2f} (step {p.max_at})" in f.title
-            assert any(line.startswith(f"{p.mode}:") and f"at {differ}/{steps} steps" in line for line in f.evidence)
+            assert f"{p.mode} up to {p.max_distance:.2f} (position {p.max_at})" in f.title
+            assert any(
+                line.startswith(f"{p.mode}:") and f"at {differ}/{steps} positions" in line for line in f.evidence
+            )
         assert "indistinguishable" not in _text(f) and "never fixed" not in _text(f)
 
     # late-instability: exactly when spikes or a lost right teacher-forced step; the steps are real losses.
@@ -167,6 +194,15 @@ def check(report: CompareReport) -> set[str]:
         if "late-instability" in found:
             f = found["late-instability"]
             assert f"{len(st.spikes)} loss spikes" in f.title
+            if st.teacher_flips:
+                # The lost-position count, split so that its part equal to the strip's "reverted" shows.
+                assert f"{len(st.teacher_flips)} checkpoints losing a right teacher-forced position" in f.title
+                reverted = f.data["teacher_flips_reverting_pattern"]
+                assert reverted == report.history_stats["teacher"].reverts
+                assert (f"{reverted} reverting the pattern" in f.title) == (reverted > 0)
+                assert reverted + f.data["teacher_flips_end_symbol_only"] + f.data[
+                    "teacher_flips_pattern_already_wrong"
+                ] == len(st.teacher_flips)
             assert "eps" not in re.findall(r"\w+", _text(f)) and "denominator" not in _text(f)
             assert f.proposes and (f.tested is not None or "untested" in f.help)
 
@@ -187,10 +223,18 @@ def check(report: CompareReport) -> set[str]:
 
         assert curve.end_stable_from == settled(ends) and curve.pattern_stable_from == settled(pattern)
         f = found["counting"]
+        last = report.history[-1].step
         if settled(ends) is None:
             assert "has not settled" in f.title
+        elif settled(ends) == last and len(report.history) > 1:
+            # Right only at the last checkpoint: never called settled.
+            assert "settled" not in f.title and "not yet shown to be stable" in f.title
+            assert f"at the last checkpoint (training step {last})" in f.title
+            first_time = sum(ok for _, ok in ends) == 1
+            assert ("for the first time" in f.title) == first_time
         else:
-            assert f"settled at step {settled(ends)}" in f.title
+            held = sum(1 for step, _ in ends if step >= settled(ends))
+            assert f"settled at training step {settled(ends)} (right at the last {held} checkpoints)" in f.title
 
     # Any help proposing a config change is tested or says it is untested.
     for f in found.values():

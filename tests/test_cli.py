@@ -49,7 +49,7 @@ def test_compare_json_has_the_documented_shape(runner, tiny_overrides):
 def test_compare_renders_three_parts(runner, tiny_overrides):
     result = runner.invoke(app, ["compare", *_set(tiny_overrides)])
     assert result.exit_code == 0, result.output
-    for part in ("verdict:", "Per step", "Training at a glance", "Findings", "fix:", "seed 0", "torch"):
+    for part in ("verdict:", "Per position", "Training at a glance", "Findings", "fix:", "seed 0", "torch"):
         assert part in result.stdout
     assert "Through training" not in result.stdout  # the history table is behind --full
     full = runner.invoke(app, ["compare", "--full", *_set(tiny_overrides)])

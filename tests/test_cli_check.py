@@ -21,7 +21,7 @@ def test_check_shows_the_steps_and_names_the_bug(runner):
     result = runner.invoke(app, ["check", str(EXAMPLES / "char_lstm_state_reset.py")])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert out.index("verdict:") < out.index("Per step") < out.index("error[sampler-state-reset]")
+    assert out.index("verdict:") < out.index("Per position") < out.index("error[sampler-state-reset]")
     assert "your generate" in out and "1 window · fresh state" in out
     assert "help: pass the state returned by the previous call" in out
     assert "24/24" in out and "5/24" in out

@@ -224,7 +224,7 @@ def test_default_compare_names_the_procedures_and_prints_the_verdict_once(runner
     result = runner.invoke(app, ["compare", *_set(tiny_overrides)], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "your 2015 sampler: one predict on S followed by zero vectors" in out
+    assert "your sampler: one predict on S then zero vectors" in out
     headline = next(line for line in out.splitlines() if line.startswith("verdict:"))[len("verdict: ") :]
     assert out.count(headline) == 1
     assert "Findings" in out and "fix:" in out

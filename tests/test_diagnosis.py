@@ -89,11 +89,11 @@ def test_unconverged_training_outranks_everything():
 def test_one_late_teacher_error_is_nearly_converged_and_free_matches_up_to_it():
     verdict = diagnose(_evidence("0000", teacher_output="0001S"))
     nearly = next(f for f in verdict.findings if f.id == "training-nearly-converged")
-    assert nearly.severity == "warning" and "wrong at step 1" in nearly.title
+    assert nearly.severity == "warning" and "wrong at position 1" in nearly.title
     assert nearly.explains == 3  # its error in teacher, and the same error carried into free and refeed
     explains = [f.explains for f in verdict.findings]
     assert explains == sorted(explains, reverse=True)
-    assert "first error at step 1" in verdict.headline
+    assert "first error at position 1" in verdict.headline
     assert "matches teacher-forced up to its first error" in verdict.headline
 
 
@@ -122,9 +122,9 @@ def test_sampled_free_running_that_departs_early_is_not_said_to_match():
     ev = _evidence("0000")
     ev.traces["free"] = _trace("free", "0100S", ["S", "0", "1", "0", "0"])  # a sampled slip at step 3
     verdict = diagnose(ev)
-    assert "free-running departs from teacher-forced at step 3" in verdict.headline
+    assert "free-running departs from teacher-forced at position 3" in verdict.headline
     differs = next(f for f in verdict.findings if f.id == "free-differs-from-teacher")
-    assert any("differs from teacher-forced at step 3, before any" in line for line in differs.evidence)
+    assert any("differs from teacher-forced at position 3, before any" in line for line in differs.evidence)
 
 
 def test_end_symbol_missing_is_converged_on_the_pattern_only():

@@ -19,7 +19,7 @@ def test_compare_export_writes_the_terminal_output(runner, tiny_overrides, tmp_p
     assert result.exit_code == 0, result.output
     assert path.stat().st_size > 0
     text = path.read_text(encoding="utf-8")
-    assert "Findings" in text and "Per step" in result.stdout
+    assert "Findings" in text and "Per position" in result.stdout
     if suffix == ".svg":
         assert ElementTree.fromstring(text).tag.endswith("svg")
     if suffix == ".txt":

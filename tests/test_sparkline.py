@@ -78,7 +78,8 @@ def test_compare_prints_the_glance(trained_tiny):
     lines = text.splitlines()
     assert lines[0].startswith("Training at a glance")
     blocks = set("▁▂▃▄▅▆▇█")
-    rows = [w.split() for w in lines[1:] if not w.startswith("one column") and any(set(x) <= blocks for x in w.split())]
+    legend = ("a column", "█ = pattern right")  # the legend's lines, which may wrap between its items
+    rows = [w.split() for w in lines[1:] if not w.startswith(legend) and any(set(x) <= blocks for x in w.split())]
     # a row is `label [= label ...] strip summary`; procedures with the same strip share one row
     strips = {}
     for words in rows:
@@ -103,7 +104,7 @@ Training at a glance
    loss  █▅▁▅  1.0000 → 0.1000
 teacher  ▁███  right at 3/4, reverted 0×
    free  ▁█▁█  right at 2/4, reverted 1×
-one column per checkpoint, steps 0–30 · █ = pattern right, ▁ = wrong · loss: mean per column, log scale
+a column per checkpoint, training steps 0–30 · █ = pattern right, ▁ = wrong · reverted = right→wrong · loss: log scale
 """
 
 

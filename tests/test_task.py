@@ -146,7 +146,7 @@ def test_compare_on_a_file_shows_one_row_per_sequence_and_the_one_that_goes_wron
     _free_follows_teacher(data)
     table = runner.invoke(app, ["compare", *_set(overrides), "--show", "3"])
     assert table.exit_code == 0, table.output
-    assert "Per sequence" in table.stdout and "Per step: sequence 3 ('moon')" in table.stdout
+    assert "Per sequence" in table.stdout and "Per position: sequence 3 ('moon')" in table.stdout
     bad = runner.invoke(app, ["compare", *_set(overrides), "--show", "5"])
     assert bad.exit_code == 2 and "--show 5: the task has 5 sequences" in bad.stderr
 

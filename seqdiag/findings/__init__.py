@@ -74,7 +74,7 @@ def _headline(ev: Evidence, ids: set[str]) -> str:
     d = teacher.first_divergence
     split = next((a.t for a, b in zip(free_.steps, teacher.steps, strict=False) if a.predicted != b.predicted), None)
     if split is not None and (d is None or split < d):
-        free_part = f"departs from teacher-forced at step {split}"
+        free_part = f"departs from teacher-forced at position {split}"
     else:
         free_part = "matches teacher-forced" if d is None else "matches teacher-forced up to its first error"
     if "zeros-unseen-inputs" in ids:

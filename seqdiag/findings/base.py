@@ -5,6 +5,10 @@ it shows, the evidence as numbers from this run, and a help line. A rule is a fu
 one run to the findings it supports; each rule lives in its own module with the long explanation of every id
 it can emit (`seqdiag explain ID`). A rule states only what the evidence measured: what training fed is
 `Evidence.train_policy`, and a claim about "the inputs training saw" is made from that, never assumed.
+
+Words: a *position* is an index t into the sequence (the per-position table's rows: "position 30", "positions
+1–29"); a *training step* is one optimizer update ("training step 2500"); a *checkpoint* is a training step at
+which the history ran every procedure. A finding never says "step" alone.
 """
 
 from __future__ import annotations
@@ -141,7 +145,7 @@ def finding_ids() -> list[str]:
 
 
 def fmt_steps(steps: list[int]) -> str:
-    """1, 2, 3, 7 -> '1–3, 7'."""
+    """1, 2, 3, 7 -> '1–3, 7' (positions in the sequence, or training steps: the caller says which)."""
     if not steps:
         return "none"
     runs: list[str] = []
@@ -161,9 +165,16 @@ def fmt_steps_compact(steps: list[int], limit: int = 6) -> str:
     return shown + (f", … {len(steps) - limit} more" if len(steps) > limit else "")
 
 
+def positions(ts: list[int]) -> str:
+    """Positions in the sequence (the per-position table's t), in words: 'position 30', 'positions 1–29'."""
+    return f"position{'s' if len(ts) > 1 else ''} {fmt_steps(ts)}"
+
+
 def wrong(trace: Trace) -> int:
     return trace.judged - trace.correct_count
 
 
 def untested(change: list[str]) -> str:
-    return f"(untested: `seqdiag compare --test-fixes` retrains with {' '.join(change)} and measures it)"
+    """What a help line says of a change it proposes that this run did not measure (the change is named in the
+    help itself; `compare --test-fixes` retrains with it)."""
+    return "(untested: `seqdiag compare --test-fixes` measures it)"

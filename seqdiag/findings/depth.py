@@ -19,7 +19,7 @@ trained on what it feeds with those trained otherwise, in right/targets measured
 RECOVERY = """\
 error-recovery (note)
 
-A wrong symbol is forced into free-running at a step; the finding counts the injections after which the
+A wrong symbol is forced into free-running at a position; the finding counts the injections after which the
 output continues the pattern from the injected symbol, and those after which it gets back on the original
 targets, with how many wrong predictions first. It reports the counts only; which training policy recovers
 how is in the per-model lines (`compare --train`).
@@ -34,7 +34,7 @@ rollouts that got every target right and gives the quartiles of the first diverg
 
 
 def _cell_text(cell) -> str:
-    divergence = "" if cell.first_divergence is None else f", first off at {cell.first_divergence}"
+    divergence = "" if cell.first_divergence is None else f", first off at position {cell.first_divergence}"
     return f"{cell.correct}/{cell.targets}{divergence}"
 
 
@@ -112,12 +112,13 @@ def recovery(ev: Evidence) -> Finding | None:
         return None
     n = len(rec.injections)
     evidence = [
-        f"step {i.step}: fed {i.fed!r} for {i.replaced!r} → continues the pattern from it {_after(i.continues_after)}, "
-        f"back on the targets {_after(i.resyncs_after)}; end symbol {'right' if i.end_symbol else 'wrong'}"
+        f"position {i.step}: fed {i.fed!r} for {i.replaced!r} → continues the pattern from it "
+        f"{_after(i.continues_after)}, back on the targets {_after(i.resyncs_after)}; end symbol "
+        f"{'right' if i.end_symbol else 'wrong'}"
         for i in rec.injections
     ]
     if rec.baseline_first_divergence is not None:
-        evidence.append(f"without injection free-running is already off at step {rec.baseline_first_divergence}")
+        evidence.append(f"without injection free-running is already off at position {rec.baseline_first_divergence}")
     if ev.matrix is not None:
         for row in ev.matrix.rows:
             r = row.recovery
@@ -131,7 +132,7 @@ def recovery(ev: Evidence) -> Finding | None:
         severity="note",
         title=f"after a forced wrong symbol, free-running continues the pattern from it in {rec.continued}/{n} "
         f"injections and gets back on the targets in {rec.resynced}/{n}",
-        where=f"free, injected at steps {', '.join(str(i.step) for i in rec.injections)}",
+        where=f"free, injected at positions {', '.join(str(i.step) for i in rec.injections)}",
         evidence=evidence,
         data={"continued": rec.continued, "resynced": rec.resynced, "injections": n},
     )

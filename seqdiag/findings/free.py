@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from seqdiag.findings.base import Evidence, Finding, fmt_steps, rule, wrong
+from seqdiag.findings.base import Evidence, Finding, positions, rule, wrong
 
 MATCHES = """\
 free-matches-teacher (note)
 
 Free-running (the start symbol, then each prediction fed back, state carried) predicts the same symbol as
-teacher forcing at every step up to and including teacher forcing's first error (every step when it has
-none). Up to that error the two procedures are fed the same inputs, so with argmax they must agree. After
-it they are fed different symbols; the finding lists the later steps where they differ, if any.
+teacher forcing at every position up to and including teacher forcing's first error (every position when it
+has none). Up to that error the two procedures are fed the same inputs, so with argmax they must agree.
+After it they are fed different symbols; the finding lists the later positions where they differ, if any.
 """
 
 DIFFERS = """\
 free-differs-from-teacher (warning)
 
-Free-running predicts a different symbol from teacher forcing at a step before teacher forcing's first
+Free-running predicts a different symbol from teacher forcing at a position before teacher forcing's first
 error, where both were fed the same symbols. With temperature sampling a sampled symbol explains it; with
 argmax it should not happen.
 """
@@ -37,19 +37,19 @@ def free_vs_teacher(ev: Evidence) -> Finding:
     evidence = [f"free-running predicts {free.correct_count}/{n} targets (teacher-forced {teacher.correct_count})"]
     if split is None:
         evidence.append(
-            f"equal to teacher-forced on steps 0–{upto}"
+            f"equal to teacher-forced at positions 0–{upto}"
             + (" (up to and including the first teacher-forced error)" if d is not None else " (every step)")
         )
         if later:
-            evidence.append(f"after that error it differs from teacher-forced at step {fmt_steps(later)}")
+            evidence.append(f"after that error it differs from teacher-forced at {positions(later)}")
     else:
-        evidence.append(f"differs from teacher-forced at step {split}, before any teacher-forced error")
+        evidence.append(f"differs from teacher-forced at position {split}, before any teacher-forced error")
     refeed = ev.traces.get("refeed")
     refeed_equal = None
     if refeed is not None:
         refeed_equal = refeed.output == free.output
         evidence.append(
-            "refeed (no carried state, prefix re-run each step) gives the same output step for step"
+            "refeed (no carried state, prefix re-run at each position) gives the same output position for position"
             if refeed_equal
             else f"refeed differs from free-running: {refeed.output} vs {free.output}"
         )
@@ -63,21 +63,21 @@ def free_vs_teacher(ev: Evidence) -> Finding:
         title = (
             f"free-running reproduces teacher forcing ({free.correct_count}/{n})"
             if d is None and not later
-            else f"free-running equals teacher forcing up to its first error (step {d}); "
-            f"{free.correct_count}/{n} right" + (f", differing after it at step {fmt_steps(later)}" if later else "")
+            else f"free-running equals teacher forcing up to its first error (position {d}); "
+            f"{free.correct_count}/{n} right" + (f", differing after it at {positions(later)}" if later else "")
         )
         return Finding(
             id="free-matches-teacher",
             severity="note",
             title=title,
-            where=f"free, steps 0–{upto}",
+            where=f"free, positions 0–{upto}",
             evidence=evidence,
             data=data,
         )
     return Finding(
         id="free-differs-from-teacher",
         severity="warning",
-        title=f"free-running departs from teacher forcing at step {split}, before any teacher-forced error",
+        title=f"free-running departs from teacher forcing at position {split}, before any teacher-forced error",
         where="free",
         evidence=evidence,
         help="with temperature sampling a sampled symbol explains it; with argmax (temperature 0) it should not happen",

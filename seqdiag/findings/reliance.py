@@ -7,10 +7,13 @@ from seqdiag.findings.base import Evidence, Finding, rule
 FOLLOWS = """\
 output-follows-input (note)
 
-On the teacher-forced trajectory, each step is re-run with the input replaced (by each other symbol, and by
-a zero vector, the state kept) and with the state reset (the true input kept). It fires when replacing the
-input changes a larger share of the predictions than resetting the state: the prediction rests more on the
-input fed than on the carried state. It says nothing about which input a sampler should feed.
+On the teacher-forced trajectory, each position after the first is re-run with the input replaced (by each
+other symbol, and by a zero vector, the state kept) and with the state reset (the true input kept). The
+counts are changed predictions out of re-runs: for another symbol, positions × the other symbols of the
+vocabulary (30 × 2 = 60 on the default: '0', '1' and the marker 'S'); for a zero vector or a state reset,
+one re-run per position. It fires when replacing the input changes a larger share of the predictions than
+resetting the state: the prediction rests more on the input fed than on the carried state. It says nothing
+about which input a sampler should feed.
 """
 
 
@@ -19,17 +22,22 @@ def follows_input(ev: Evidence) -> Finding | None:
     r = ev.reliance
     if not r.other_symbol_share > r.state_reset_share:
         return None
+    others = r.other_symbol_trials // r.steps if r.steps and r.other_symbol_trials % r.steps == 0 else None
+    trials = f"{r.other_symbol_trials}" + (
+        f" ({r.steps} positions × {others} other symbol{'s' if others != 1 else ''})" if others else ""
+    )
     return Finding(
         id="output-follows-input",
         severity="note",
-        title=f"the teacher-forced prediction rests more on the input than on the state: another symbol changes "
-        f"{r.changed_by_other_symbol}/{r.other_symbol_trials}, a state reset {r.changed_by_state_reset}/{r.steps}",
-        where=f"teacher-forced states, steps 1–{r.steps}",
+        title=f"the teacher-forced prediction rests more on the input than on the state: feeding another symbol "
+        f"changed {r.changed_by_other_symbol} of {trials} predictions, resetting the state "
+        f"{r.changed_by_state_reset} of {r.steps}",
+        where=f"teacher-forced states, positions 1–{r.steps}",
         evidence=[
-            f"another symbol as input changes {r.changed_by_other_symbol}/{r.other_symbol_trials} "
-            f"({r.other_symbol_share:.0%}) predictions",
-            f"a zero vector as input changes {r.changed_by_zero_input}/{r.steps} ({r.zero_input_share:.0%})",
-            f"resetting the state (true input kept) changes {r.changed_by_state_reset}/{r.steps} "
+            f"another symbol as input changes {r.changed_by_other_symbol} of {trials} predictions "
+            f"({r.other_symbol_share:.0%})",
+            f"a zero vector as input changes {r.changed_by_zero_input} of {r.steps} ({r.zero_input_share:.0%})",
+            f"resetting the state (true input kept) changes {r.changed_by_state_reset} of {r.steps} "
             f"({r.state_reset_share:.0%})",
         ],
         data={

@@ -1,4 +1,4 @@
-"""Did training work: converged, nearly, or not; fragile steps; the end symbol; a run that stopped early.
+"""Did training work: converged, nearly, or not; fragile positions; the end symbol; a run that stopped early.
 
 Convergence is judged on what training fed (`Evidence.as_trained`), on the whole sequence, end symbol
 included, and never while the final loss is above half the first one.
@@ -14,7 +14,7 @@ from seqdiag.findings.base import (
     NEARLY_CONVERGED,
     Evidence,
     Finding,
-    fmt_steps,
+    positions,
     rule,
     untested,
     wrong,
@@ -27,18 +27,20 @@ CONVERGED = """\
 training-converged (note)
 
 Run on what training fed (teacher-forced for train.policy=teacher), the model predicts every target, the end
-symbol included, no right step has p(target) below 0.6, and the final loss is at most half the first one.
-The history line says since when the output has not changed: a run that converged at its last checkpoint
-may still flip with more training.
+symbol included, no right position has p(target) below 0.6, and the final loss is at most half the first
+one. The history line says since which training step the output has not changed: a run that converged at
+its last checkpoint may still flip with more training.
 """
 
 NEARLY = """\
 training-nearly-converged (warning)
 
-Run on what training fed, the model is right at most steps (at least 80%) and its loss fell below half of
-the first one, but some target is wrong (often the end symbol, which needs counting) or some right step is
-a near coin flip (p(target) below 0.6, see fragile-steps). The help proposes more training; it says whether
-`compare --test-fixes` measured that change.
+Run on what training fed, the model is right at most positions (at least 80%) and its loss fell below half
+of the first one, but it is not converged (see training-converged): some target is wrong (often the end
+symbol, which needs counting), or every target is right but some only by a small margin (p(target) below
+0.6, see fragile-steps). So a run can be "nearly converged" with every target right: the title then says
+which positions hold it back. The help proposes more training; it says whether `compare --test-fixes`
+measured that change.
 """
 
 NOT_CONVERGED = """\
@@ -53,36 +55,37 @@ when the loss rose) and says whether `compare --test-fixes` measured it.
 FRAGILE = """\
 fragile-steps (warning)
 
-A teacher-forced step whose argmax is the target, but whose p(target) is below 0.6: the step counts as right
-(a ✓ in the tables) by a small margin. It fires exactly when such a step exists, and names each step and its
-p(target). It keeps training-converged honest: a run with fragile steps is at most nearly converged.
+A teacher-forced position whose argmax is the target, but whose p(target) is below 0.6: it counts as right
+(a ✓ in the tables) by a small margin. It fires exactly when such a position exists, and names each position
+and its p(target). It keeps training-converged honest: a run with fragile positions is at most nearly
+converged.
 """
 
 END_SYMBOL = """\
 end-symbol-not-learned (warning)
 
-Run on what training fed, the model does not predict the end symbol at its step. Where the input fed at that
-step is also fed at earlier steps whose target is not the end symbol, the input alone cannot tell them
-apart: the state has to keep count. The help proposes twice the steps and says whether it was measured;
-on some seeds the end symbol is still not learned at 10000 steps.
+Run on what training fed, the model does not predict the end symbol at its position (the last). Where the
+input fed there is also fed at earlier positions whose target is not the end symbol, the input alone cannot
+tell them apart: the state has to keep count. The help proposes twice the training steps and says whether
+it was measured; on some seeds the end symbol is still not learned at 10000 training steps.
 """
 
 INCOMPLETE = """\
 training-incomplete (error)
 
-The run stopped before its planned steps: interrupted (Ctrl-C; `seqdiag train --resume DIR` finishes it) or
+The run stopped before its planned training steps: interrupted (Ctrl-C; `seqdiag train --resume DIR` finishes it) or
 stopped by a numerical fault (the weights are the last good ones). Every report of such a run says so, since
 its model is not the one the config describes.
 """
 
 
 def fragile(trace: Trace) -> list[tuple[int, float]]:
-    """(step, p(target)) of every step whose argmax is the target with p(target) below FRAGILE_P."""
+    """(position, p(target)) of every position whose argmax is the target with p(target) below FRAGILE_P."""
     return [(s.t, s.p_target) for s in trace.steps if s.correct and s.p_target < FRAGILE_P]
 
 
 def fmt_fragile(steps: list[tuple[int, float]]) -> str:
-    return ", ".join(f"p = {p:.3f} at step {t}" for t, p in steps)
+    return ", ".join(f"p = {p:.3f} at position {t}" for t, p in steps)
 
 
 def loss_converged(ev: Evidence) -> bool:
@@ -130,24 +133,25 @@ def convergence(ev: Evidence) -> Finding:
     label = ev.fed_label
     first, final = ev.first_loss, ev.final_loss
     loss_line = (
-        f"loss {first:.4g} at step 0, {final:.4g} after {ev.steps} steps ({final / first:.1%} of the first)"
+        f"loss {first:.4g} at training step 0, {final:.4g} after {ev.steps} training steps ({final / first:.1%} of "
+        "the first)"
         if first is not None and final is not None and first > 0
-        else f"{ev.steps} steps"
+        else f"{ev.steps} training steps"
     )
     wrong_steps = [s.t for s in t.steps if not s.correct]
     weak = fragile(t)
     evidence = [
         loss_line,
         f"{label}: {t.correct_count}/{n} targets right"
-        + (f", wrong at step {fmt_steps(wrong_steps)}" if wrong_steps else ""),
+        + (f", wrong at {positions(wrong_steps)}" if wrong_steps else ""),
     ]
     if weak:
         evidence.append(f"right by a small margin (p(target) < {FRAGILE_P:g}): {fmt_fragile(weak)}")
     if len(ev.history) > 1:
         last = _last_change(ev, "teacher")
         evidence.append(
-            f"the teacher-forced output last changed at step {last} (checkpoints every "
-            f"{ev.history[1].step - ev.history[0].step} steps)"
+            f"the teacher-forced output last changed at training step {last} (checkpoints every "
+            f"{ev.history[1].step - ev.history[0].step} training steps)"
             if last is not None
             else "the teacher-forced output never changed between checkpoints"
         )
@@ -173,15 +177,18 @@ def convergence(ev: Evidence) -> Finding:
     if state == "nearly":
         what = []
         if wrong_steps:
-            what.append(f"wrong at step {fmt_steps(wrong_steps)}")
+            what.append(f"wrong at {positions(wrong_steps)}")
         if weak:
-            what.append(f"right by a small margin at step {fmt_steps([s for s, _ in weak])}")
+            what.append(
+                f"{'but ' if not wrong_steps else ''}right only by a small margin at {positions([s for s, _ in weak])}"
+                f" (p(target) < {FRAGILE_P:g}; converged needs every target right with p ≥ {FRAGILE_P:g})"
+            )
         change = [f"train.steps={2 * ev.steps}"]
         return Finding(
             id="training-nearly-converged",
             severity="warning",
             title=f"training nearly converged: {label} gets {t.correct_count}/{n}, " + "; ".join(what),
-            where=f"{label}, steps {fmt_steps(sorted(set(wrong_steps) | {s for s, _ in weak}))}",
+            where=f"{label}, {positions(sorted(set(wrong_steps) | {s for s, _ in weak}))}",
             evidence=evidence,
             help=f"train twice as long ({' '.join(change)}) {untested(change)}",
             explains=sum(wrong(ev.traces[m]) for m in ("teacher", "free", "refeed") if m in ev.traces),
@@ -194,7 +201,7 @@ def convergence(ev: Evidence) -> Finding:
         severity="error",
         title=f"training did not converge: {label} gets {t.correct_count}/{n} targets"
         + ("" if loss_converged(ev) else "; the loss stayed above half its start"),
-        where=f"{label}, steps {fmt_steps(wrong_steps)}" if wrong_steps else label,
+        where=f"{label}, {positions(wrong_steps)}" if wrong_steps else label,
         evidence=evidence,
         help=f"another learning rate ({' '.join(change)}) {untested(change)}",
         explains=sum(wrong(tr) for tr in ev.traces.values()),
@@ -212,12 +219,12 @@ def fragile_steps(ev: Evidence) -> Finding | None:
     return Finding(
         id="fragile-steps",
         severity="warning",
-        title=f"{len(weak)} teacher-forced step{'s' if len(weak) > 1 else ''} right by a small margin: "
+        title=f"{len(weak)} teacher-forced position{'s' if len(weak) > 1 else ''} right by a small margin: "
         + fmt_fragile(weak),
-        where=f"teacher, step {fmt_steps([t for t, _ in weak])}",
+        where=f"teacher, {positions([t for t, _ in weak])}",
         evidence=[
             f"the argmax is the target, but p(target) is below {FRAGILE_P:g}: "
-            + ", ".join(f"step {t}: p({teacher.steps[t].target}) = {p:.3f}" for t, p in weak)
+            + ", ".join(f"position {t}: p({teacher.steps[t].target}) = {p:.3f}" for t, p in weak)
         ],
         data={"steps": [t for t, _ in weak], "p_target": [p for _, p in weak], "threshold": FRAGILE_P},
     )
@@ -231,18 +238,18 @@ def end_symbol(ev: Evidence) -> Finding | None:
     last = t.steps[-1]
     fed = "a zero vector" if last.input is None else repr(last.input)
     same = [s.t for s in t.steps[:-1] if s.input == last.input and s.target != last.target]
-    evidence = [f"p(end symbol {last.target!r}) = {last.p_target:.3f} at step {last.t}, fed {fed}"]
+    evidence = [f"p(end symbol {last.target!r}) = {last.p_target:.3f} at position {last.t}, fed {fed}"]
     if same:
         evidence.append(
-            f"{fed} is also fed at {len(same)} earlier steps whose target is not the end symbol: the input alone "
-            "cannot tell them apart, the state must keep count"
+            f"{fed} is also fed at {len(same)} earlier positions whose target is not the end symbol: the input "
+            "alone cannot tell them apart, the state must keep count"
         )
     change = [f"train.steps={2 * ev.steps}"]
     return Finding(
         id="end-symbol-not-learned",
         severity="warning",
-        title=f"the end symbol is not learned: {ev.fed_label} predicts {last.predicted!r} at step {last.t}",
-        where=f"{ev.fed_label}, step {last.t}",
+        title=f"the end symbol is not learned: {ev.fed_label} predicts {last.predicted!r} at position {last.t}",
+        where=f"{ev.fed_label}, position {last.t}",
         evidence=evidence,
         help=f"train twice as long ({' '.join(change)}) {untested(change)}",
         explains=sum(1 for tr in ev.traces.values() if tr.end_symbol is False),
@@ -266,9 +273,9 @@ def incomplete(ev: Evidence) -> Finding | None:
     return Finding(
         id="training-incomplete",
         severity="error",
-        title=f"training {why} after {ev.steps}{of} steps: this is not the model the config describes",
+        title=f"training {why} after {ev.steps}{of} training steps: this is not the model the config describes",
         where="training",
-        evidence=[f"{ev.steps}{of} steps done"],
+        evidence=[f"{ev.steps}{of} training steps done"],
         help=help_,
         data={"steps_done": ev.steps, "planned_steps": planned, "interrupted": ev.interrupted, "stopped": ev.stopped},
     )
@@ -288,13 +295,13 @@ def headline_state(ev: Evidence) -> str:
     if t.pattern_accuracy == 1.0 and t.end_symbol is False:
         core = "converged on the pattern, not on the end symbol"
     elif t.correct_count == n:
-        core = "nearly converged: every target right, some by a small margin"
+        core = f"nearly converged: every target right, but some only by a small margin (p < {FRAGILE_P:g})"
     else:
         core = "nearly converged"
     d = t.first_divergence
     parts = [f"{label} {t.correct_count}/{n}"]
     if d is not None:
-        parts.append(f"first error at step {d}")
+        parts.append(f"first error at position {d}")
     if weak:
         parts.append(fmt_fragile(weak))
     return f"Training {core} ({', '.join(parts)})"

@@ -10,5 +10,5 @@ PROCEDURE = Procedure(
     reaches_end=True,
     decoding="configured",
     label="free-running",
-    description="the start symbol, then each prediction fed back as the next input, state carried (the fix)",
+    description="S, then its own predictions fed back as inputs, state carried (the fix)",
 )

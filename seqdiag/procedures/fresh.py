@@ -15,5 +15,5 @@ PROCEDURE = Procedure(
     reaches_end=True,
     decoding="configured",
     label="free, fresh state",
-    description="like free, but every step starts from a zero state: the state is never passed on (a common bug)",
+    description="like free, but the state is never passed on (a common bug)",
 )

@@ -1,6 +1,7 @@
 """refeed: free-running without carried state; each step re-runs the whole prefix from a zero state.
 
-What 2015 Keras users had to write for a stateless model; it must agree with `free` step for step.
+What a model that keeps no state between calls needs (Keras users wrote it in 2015); it must agree with `free`
+position for position.
 """
 
 from seqdiag.procedures import Procedure
@@ -13,6 +14,6 @@ PROCEDURE = Procedure(
     reaches_end=True,
     decoding="configured",
     label="free, prefix re-run",
-    description="like free, but every step re-runs the whole prefix from a fresh state (what 2015 users had to do)",
+    description="like free, but re-runs the prefix from a zero state at each position",
     same_as="free",
 )

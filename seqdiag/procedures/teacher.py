@@ -10,5 +10,5 @@ PROCEDURE = Procedure(
     reaches_end=True,
     decoding="argmax",
     label="teacher-forced",
-    description="every step is fed the true previous symbol (what teacher-forced training saw)",
+    description="fed the true previous symbol, as teacher-forced training is",
 )

@@ -1,4 +1,8 @@
-"""zeros: the 2015 sampler exactly, one pass over the start symbol followed by zero vectors."""
+"""zeros: one pass over the start symbol followed by zero vectors, one output per pattern symbol.
+
+The sampler of the Keras report this project reproduces (keras-team/keras#273): a single `predict` call on
+`S` and zero vectors, nothing fed back.
+"""
 
 from seqdiag.procedures import Procedure
 
@@ -10,5 +14,5 @@ PROCEDURE = Procedure(
     reaches_end=False,
     decoding="argmax",
     label="zero inputs",
-    description="your 2015 sampler: one predict on S followed by zero vectors, one output per pattern symbol",
+    description="your sampler: one predict on S then zero vectors; no end-symbol output",
 )

@@ -68,7 +68,7 @@ def _shown_rows(check: SequenceCheck) -> list[int | None]:
 
 def check_step_table(check: SequenceCheck, many: bool) -> Table:
     """Target, then teacher-forced, free-running and the user's generate: input fed → output ✓/✗ p(target)."""
-    title = "Per step" + (f" · sequence {check.index + 1}" if many else "")
+    title = "Per position" + (f" · sequence {check.index + 1}" if many else "")
     prompt = "".join(check.prompt) if all(len(s) == 1 for s in check.prompt) else " ".join(check.prompt)
     prompt = prompt if len(prompt) <= 40 else prompt[:39] + "…"
     table = fitted_table(

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 def _step_cell(trace: Trace, t: int) -> Text:
     """One procedure at one step: the input fed, the prediction (✓/✗), p(target), and `<` at its first divergence."""
     if t >= len(trace.steps):
-        return Text("  — no step", style="dim")
+        return Text("  — no output", style="dim")
     step = trace.steps[t]
     marker = " <" if t == trace.first_divergence else ""  # visible in plain text and exports too
     return Text.assemble(
@@ -71,7 +71,20 @@ def repeated_runs(keys: list[tuple[str, ...]], max_period: int = 8) -> list[tupl
     return runs
 
 
-def per_step_table(traces: dict[str, Trace], collapse: bool = True, title: str = "Per step") -> Group:
+def legend_lines(items: list[str], width: int) -> Text:
+    """Legend items joined by ' · ', wrapped between items (never inside one) to fit `width`."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 3 + len(item) <= width:
+            lines[-1] += " · " + item
+        else:
+            lines.append(item)
+    return Text("\n".join(lines), style="dim")
+
+
+def per_step_table(
+    traces: dict[str, Trace], collapse: bool = True, title: str = "Per position", width: int = 120
+) -> Group:
     """Target, then per procedure one cell: the input fed, the prediction (right/wrong), p(target).
 
     Procedures whose cells are identical at every step share one column (headed `teacher = free`), and with
@@ -84,12 +97,17 @@ def per_step_table(traces: dict[str, Trace], collapse: bool = True, title: str =
         rows.append([str(t), target, *[_step_cell(traces[group[0]], t) for group in groups]])
     keys = [tuple(c.plain if isinstance(c, Text) else c for c in row[1:]) for row in rows]
     runs = repeated_runs(keys) if collapse else []
-    legend = f"cell = input fed → prediction ✓/✗ p(target) · {ZERO_INPUT} = zero vector · < = first divergence"
+    legend = [
+        "t = position",
+        "cell = input fed → prediction ✓/✗ p(target)",
+        f"{ZERO_INPUT} = zero vector",
+        "< = first wrong",
+    ]
     if runs:
-        legend += " · ⋮ = repeated rows (all in --full)"
+        legend.append("⋮ = repeated rows (all in --full)")
     if first.prompt:
-        given = "step 0" if first.prompt == 1 else f"steps 0–{first.prompt - 1}"
-        legend += f" · {given}: the prompt (given, not judged)"
+        given = "t 0" if first.prompt == 1 else f"t 0–{first.prompt - 1}"
+        legend.append(f"{given}: the prompt (given, not judged)")
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), title=title)
     table.add_column("t", justify="right", style="dim", no_wrap=True)
     table.add_column("target", justify="center", no_wrap=True)
@@ -112,7 +130,7 @@ def per_step_table(traces: dict[str, Trace], collapse: bool = True, title: str =
     summary: list[str | Text] = ["", Text("right", style="bold")]
     summary += [Text(f"{traces[g[0]].correct_count}/{traces[g[0]].judged}", style="bold") for g in groups]
     table.add_row(*summary)
-    return Group(table, Text(legend, style="dim"))  # the legend as its own line, not squeezed to the table's width
+    return Group(table, legend_lines(legend, width))  # the legend on its own lines, not squeezed to the table's width
 
 
 HISTORY_WIDTH = 31  # characters of each output the history table shows at most: three such columns fit in 120
@@ -168,8 +186,8 @@ def sequences_table(report: CompareReport) -> Table | None:
 
 def _per_step_title(report: CompareReport) -> str:
     if report.outcomes is None or len(report.outcomes.rows) < 2:
-        return "Per step"
-    return f"Per step: sequence {report.shown} ({report.outcomes.rows[report.shown].text!r})"
+        return "Per position"
+    return f"Per position: sequence {report.shown} ({report.outcomes.rows[report.shown].text!r})"
 
 
 def _shown_piece(report: CompareReport, output: str) -> str:
@@ -219,7 +237,7 @@ def history_table(report: CompareReport, max_rows: int = 16, width: int = 120) -
         title="Through training",
         caption=f"{len(history)} checkpoints, shown where an output changed"
         + (f" ({len(keep)} rows)" if len(keep) < len(history) else "")
-        + f" · ✓ = all right, ✗k = first wrong at step k (in red){refeed_note}"
+        + f" · ✓ = all right, ✗k = first wrong at position k (in red){refeed_note}"
         + (f" · outputs cut to {cut - 1} symbols (whole in --json)" if len(targets) > cut else ""),
     )
     table.min_width = min(table.min_width or 0, width)  # a long caption must not push the table past the width
@@ -281,14 +299,16 @@ def _cause_severity(verdict: Verdict, finding_id: str) -> str | None:
     return next((f.severity for f in verdict.findings if f.id == finding_id), None)
 
 
-def finding_line(finding: Finding) -> Text:
-    """A finding in one line (its help on a second): `severity[id]: title`, for the default output."""
+def finding_line(finding: Finding, same_help_as: str | None = None) -> Text:
+    """A finding in one line (its help on a second): `severity[id]: title`, for the default output.
+
+    `same_help_as`: the id of a finding shown above with the same help, which is then not repeated."""
     text = Text()
     text.append(f"{finding.severity}[{finding.id}]", style=SEVERITY_STYLE[finding.severity])
     text.append(f": {finding.title}")
     if finding.help and finding.severity != "note":
         text.append("\n  help: ", style="bold green")
-        text.append(finding.help)
+        text.append(finding.help if same_help_as is None else f"as for {same_help_as} above")
     if finding.tested is not None:
         from seqdiag.fixes import describe_tested
 
@@ -299,18 +319,31 @@ def finding_line(finding: Finding) -> Text:
 
 def verdict_panel(report: CompareReport, full: bool = True) -> Panel:
     """compare's findings and fix; its verdict sentence is printed once, above the tables, not repeated here."""
-    return verdict_box(report.verdict, full=full, headline=False)
+    return verdict_box(report.verdict, full=full, headline=False, notes_by_id=True)
 
 
-def verdict_box(verdict: Verdict, full: bool = True, headline: bool = True) -> Panel:
+def notes_line(notes: list[Finding]) -> Text:
+    """The notes of the default output by id alone: what they measured is in --full, what each means in
+    `seqdiag explain ID`."""
+    text = Text()
+    text.append("notes", style=SEVERITY_STYLE["note"])
+    text.append(": " + ", ".join(f.id for f in notes))
+    text.append(" (in --full; seqdiag explain ID)", style="dim")
+    return text
+
+
+def verdict_box(verdict: Verdict, full: bool = True, headline: bool = True, notes_by_id: bool = False) -> Panel:
     """The verdict's sentence (with `headline`), its findings as compiler diagnostics, and the fix (compare and
     check alike).
 
     In full, every finding with all its evidence; otherwise errors with their first evidence lines, and every
-    other finding as its title (and help) alone. A finding that restates a cause (`part_of`) is an evidence line
-    of that cause where the cause shows its evidence; otherwise its own line.
+    other finding as its title (and help) alone, a help already shown not repeated; with `notes_by_id`, the
+    notes as one line of ids. A finding that restates a cause (`part_of`) is an evidence line of that cause
+    where the cause shows its evidence; otherwise its own line.
     """
     parts: list[Text] = [Text(verdict.headline, style="bold"), Text("")] if headline else []
+    helps: dict[str, str] = {}  # help text -> the id of the first finding that showed it
+    notes: list[Finding] = []
     for finding in verdict.findings:
         if finding.part_of is not None and (full or _cause_severity(verdict, finding.part_of) == "error"):
             continue
@@ -319,8 +352,15 @@ def verdict_box(verdict: Verdict, full: bool = True, headline: bool = True) -> P
             parts.append(finding_text(finding, parts=children))
         elif finding.severity == "error":
             parts.append(finding_text(finding, SHORT_EVIDENCE, children))
+        elif finding.severity == "note" and notes_by_id:
+            notes.append(finding)
         else:
-            parts.append(finding_line(finding))
+            same = helps.get(finding.help) if finding.help and finding.tested is None else None
+            parts.append(finding_line(finding, same_help_as=same))
+        if finding.help:
+            helps.setdefault(finding.help, finding.id)
+    if notes:
+        parts.append(notes_line(notes))
     if not full:
         parts.append(Text(""))
     parts.append(Text.assemble(("fix: ", "bold green"), verdict.fix))
@@ -359,10 +399,14 @@ def history_glance_table(report: CompareReport, width: int = 120) -> Group | Non
     if glance is None:
         return None
     per_cell = "" if glance.checkpoints_per_cell == 1 else f", up to {glance.checkpoints_per_cell} per column"
-    legend = Text(
-        f"one column per checkpoint{per_cell}, steps {glance.first_step}–{glance.last_step} · "
-        "█ = pattern right, ▁ = wrong · loss: mean per column, log scale",
-        style="dim",
+    legend = legend_lines(
+        [
+            f"a column per checkpoint{per_cell}, training steps {glance.first_step}–{glance.last_step}",
+            "█ = pattern right, ▁ = wrong",
+            "reverted = right→wrong",
+            "loss: log scale",
+        ],
+        width,
     )
     table = fitted_table(
         box=None, pad_edge=False, show_header=False, title="Training at a glance", title_justify="left"
@@ -391,7 +435,7 @@ def render_compare(console: Console, report: CompareReport, full: bool = False) 
     console.print()
     sections: list[RenderableType | None] = [
         sequences_table(report),
-        per_step_table(report.traces, collapse=not full, title=_per_step_title(report)),
+        per_step_table(report.traces, collapse=not full, title=_per_step_title(report), width=console.width),
         history_glance_table(report, console.width),
     ]
     if full:
