@@ -108,12 +108,13 @@ def update_figures() -> None:
 
 
 def glance_lines(lines: list[str]) -> list[str]:
-    """The "Training at a glance" block of compare's output: its title line through its caption."""
+    """The "Training at a glance" block of compare's output: its title line through its legend (the lines up to the
+    next blank one)."""
     start = next((i for i, line in enumerate(lines) if line.startswith("Training at a glance")), None)
     if start is None:
         raise SystemExit("seqdiag compare printed no 'Training at a glance' block")
-    end = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("one column per checkpoint"))
-    return lines[start : end + 1]
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].strip()), len(lines))
+    return lines[start:end]
 
 
 def replace_block(text: str, start: str, end: str, body: str) -> str:

@@ -174,7 +174,7 @@ def check(report: CompareReport) -> set[str]:
             trace = report.traces[p.mode]
             steps = min(len(trace.steps), len(teacher.steps))
             differ = sum(trace.steps[t].predicted != teacher.steps[t].predicted for t in range(steps))
-            assert f"{p.mode} up to {p.max_distance:.2f} (position {p.max_at})" in f.title
+            assert f"{p.mode} {p.max_distance:.2f} (position {p.max_at})" in f.title
             assert any(
                 line.startswith(f"{p.mode}:") and f"at {differ}/{steps} positions" in line for line in f.evidence
             )
@@ -196,10 +196,10 @@ def check(report: CompareReport) -> set[str]:
             assert f"{len(st.spikes)} loss spikes" in f.title
             if st.teacher_flips:
                 # The lost-position count, split so that its part equal to the strip's "reverted" shows.
-                assert f"{len(st.teacher_flips)} checkpoints losing a right teacher-forced position" in f.title
+                assert f"{len(st.teacher_flips)} checkpoints lost a right teacher-forced position" in f.title
                 reverted = f.data["teacher_flips_reverting_pattern"]
                 assert reverted == report.history_stats["teacher"].reverts
-                assert (f"{reverted} reverting the pattern" in f.title) == (reverted > 0)
+                assert (f"{reverted} pattern revert" in f.title) == (reverted > 0)
                 assert reverted + f.data["teacher_flips_end_symbol_only"] + f.data[
                     "teacher_flips_pattern_already_wrong"
                 ] == len(st.teacher_flips)

@@ -177,4 +177,4 @@ def wrong(trace: Trace) -> int:
 def untested(change: list[str]) -> str:
     """What a help line says of a change it proposes that this run did not measure (the change is named in the
     help itself; `compare --test-fixes` retrains with it)."""
-    return "(untested: `seqdiag compare --test-fixes` measures it)"
+    return "(untested: `compare --test-fixes` measures it)"

@@ -29,7 +29,7 @@ def hidden_drift(ev: Evidence) -> Finding | None:
         trace = ev.traces.get(p.mode)
         steps = min(len(trace.steps), len(teacher.steps)) if trace is not None else 0
         differ = sum(trace.steps[t].predicted != teacher.steps[t].predicted for t in range(steps)) if trace else 0
-        parts.append(f"{p.mode} up to {p.max_distance:.2f} (position {p.max_at})")
+        parts.append(f"{p.mode} {p.max_distance:.2f} (position {p.max_at})")
         evidence.append(
             f"{p.mode}: "
             + (
@@ -44,7 +44,7 @@ def hidden_drift(ev: Evidence) -> Finding | None:
     return Finding(
         id="hidden-drift",
         severity="note",
-        title="hidden-state distance from teacher-forced: " + ", ".join(parts),
+        title="largest hidden-state distance from teacher-forced: " + ", ".join(parts),
         where=f"hidden states vs teacher-forced (L2, tolerance {drift.tolerance:g})",
         evidence=evidence,
         data=data,

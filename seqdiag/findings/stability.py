@@ -77,11 +77,11 @@ def flip_kinds(ev: Evidence, flips: list[int]) -> dict[str, int]:
 
 def _kinds(kinds: dict[str, int]) -> str:
     words = {
-        "reverted": "reverting the pattern, as in the strip",
-        "end": "the end symbol only",
-        "already wrong": "with the pattern already wrong",
+        "reverted": lambda n: f"{n} pattern revert{'s' if n != 1 else ''} as in the strip",
+        "end": lambda n: f"{n} end symbol",
+        "already wrong": lambda n: f"{n} with the pattern already wrong",
     }
-    return "; ".join(f"{n} {words[k]}" for k, n in kinds.items() if n)
+    return ", ".join(words[k](n) for k, n in kinds.items() if n)
 
 
 @rule({"late-instability": LATE_INSTABILITY})
@@ -107,9 +107,9 @@ def late_instability(ev: Evidence) -> Finding | None:
             f"checkpoints: training steps {fmt_steps_compact(st.teacher_flips)}"
         )
     title = (
-        f"late-training instability: {len(st.spikes)} loss spikes after near-convergence"
+        f"unstable late in training: {len(st.spikes)} loss spikes"
         + (f" (largest at training step {biggest[0].step}, {biggest[0].ratio:.1f}×)" if biggest else "")
-        + (f"; {len(st.teacher_flips)} checkpoints losing a right teacher-forced position" if st.teacher_flips else "")
+        + (f"; {len(st.teacher_flips)} checkpoints lost a right teacher-forced position" if st.teacher_flips else "")
         + (f" ({_kinds(kinds)})" if st.teacher_flips else "")
     )
     change = late_fix(ev)
@@ -119,8 +119,8 @@ def late_instability(ev: Evidence) -> Finding | None:
         title=title,
         where=f"training steps {fmt_steps_compact([x.step for x in st.spikes])}" if st.spikes else "history, teacher",
         evidence=evidence,
-        help=f"a lower learning rate ({' '.join(change)}): on the default (seeds 0–2), 0.3× removed the spikes and "
-        f"lost positions but left the end symbol unlearned at 5000 training steps {untested(change)}",
+        help=f"a lower learning rate ({' '.join(change)}): 0.3× removed spikes and lost positions on the default's "
+        f"seeds 0–2 but left the end symbol unlearned at 5000 training steps {untested(change)}",
         data={
             "spikes": [x.step for x in st.spikes],
             "largest": [x.step for x in biggest],

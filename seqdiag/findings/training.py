@@ -292,7 +292,8 @@ def headline_state(ev: Evidence) -> str:
     if state == "converged":
         return f"Training converged ({label} {n}/{n})"
     weak = fragile(t)
-    if t.pattern_accuracy == 1.0 and t.end_symbol is False:
+    only_end = t.pattern_accuracy == 1.0 and t.end_symbol is False  # then the first error is the end symbol's
+    if only_end:
         core = "converged on the pattern, not on the end symbol"
     elif t.correct_count == n:
         core = f"nearly converged: every target right, but some only by a small margin (p < {FRAGILE_P:g})"
@@ -300,7 +301,7 @@ def headline_state(ev: Evidence) -> str:
         core = "nearly converged"
     d = t.first_divergence
     parts = [f"{label} {t.correct_count}/{n}"]
-    if d is not None:
+    if d is not None and not only_end:
         parts.append(f"first error at position {d}")
     if weak:
         parts.append(fmt_fragile(weak))

@@ -72,8 +72,8 @@ def unseen_inputs(ev: Evidence) -> Finding | None:
             f"it predicts {zeros.correct_count}/{n} targets"
             + (f", first wrong at position {zeros.first_divergence}" if zeros.first_divergence is not None else ""),
         ],
-        help=f"sample free-running instead: feed each prediction back and carry the state (measured here: "
-        f"{free.correct_count}/{n}); or train on what you sample with ({' '.join(change)}) {untested(change)}",
+        help=f"sample free-running instead (measured here: {free.correct_count}/{n}); or train on what you sample "
+        f"with ({' '.join(change)}) {untested(change)}",
         explains=pattern_wrong,
         data={
             "fed": novelty.fed,

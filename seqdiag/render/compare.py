@@ -104,7 +104,7 @@ def per_step_table(
         "< = first wrong",
     ]
     if runs:
-        legend.append("⋮ = repeated rows (all in --full)")
+        legend.append("⋮ = repeats (--full)")
     if first.prompt:
         given = "t 0" if first.prompt == 1 else f"t 0–{first.prompt - 1}"
         legend.append(f"{given}: the prompt (given, not judged)")
@@ -308,7 +308,7 @@ def finding_line(finding: Finding, same_help_as: str | None = None) -> Text:
     text.append(f": {finding.title}")
     if finding.help and finding.severity != "note":
         text.append("\n  help: ", style="bold green")
-        text.append(finding.help if same_help_as is None else f"as for {same_help_as} above")
+        text.append(finding.help if same_help_as is None else f"as for {same_help_as}")
     if finding.tested is not None:
         from seqdiag.fixes import describe_tested
 
@@ -447,7 +447,5 @@ def render_compare(console: Console, report: CompareReport, full: bool = False) 
     console.print(verdict_panel(report, full))
     if not full:
         console.print(
-            Text(
-                "more: seqdiag compare --full (history, drift, reliance, recovery, counting, all evidence)", style="dim"
-            )
+            Text("more: seqdiag compare --full (history, depth tables, every finding's evidence)", style="dim")
         )
