@@ -16,7 +16,9 @@ it is never back for good (a match over less than a period at the very end is ch
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -24,6 +26,7 @@ from seqdiag import judgement
 from seqdiag.model import SequenceModel
 from seqdiag.policy import Decoding, InputPolicy, unroll
 from seqdiag.sequence import ToySequence
+from seqdiag.table import CellValue, Column, Row, TableSpec, assemble, steps_after, styled
 
 DEFAULT_INJECT_AT = (3, 10, 20)
 
@@ -79,6 +82,36 @@ class Recovery:
     @property
     def resynced(self) -> int:
         return sum(i.resyncs_after is not None for i in self.injections)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def cells(self) -> list[CellValue]:
+        """Free-running without injection, then per injection how soon it is back (continued, original targets)."""
+        first = self.baseline_first_divergence
+        cells: list[CellValue] = [styled("all right", "good") if first is None else styled(f"off at {first}", "bad")]
+        for injection in self.injections:
+            cont, back = steps_after(injection.continues_after), steps_after(injection.resyncs_after)
+            cells.append(assemble("cont. ", cont, ", back ", back))
+        return cells
+
+
+def recovery_table(models: list[tuple[str, Recovery]]) -> TableSpec | None:
+    """One row per trained model (its label, its recovery), one column per injection (the first model's words).
+    None when nothing was injected."""
+    if not models or not models[0][1].injections:
+        return None
+    return TableSpec(
+        title="Error recovery: a wrong symbol forced into free-running",
+        caption="cont. = back on the pattern continued from the injected symbol · back = back on the original "
+        "targets · after r = r wrong predictions first (0 = at once) · never = not back for good by the pattern's end",
+        columns=(
+            Column("model", no_wrap=True),
+            Column("no injection", no_wrap=True),
+            *(Column(f"step {i.step}: {i.fed!r} for {i.replaced!r}", no_wrap=True) for i in models[0][1].injections),
+        ),
+        rows=tuple(Row((label, *recovery.cells())) for label, recovery in models),
+    )
 
 
 def injection_steps(requested: tuple[int, ...] | list[int], length: int) -> list[int]:

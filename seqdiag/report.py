@@ -17,12 +17,13 @@ from seqdiag.history import HistoryStats, Snapshot, history_stats
 from seqdiag.matrix import PolicyMatrix
 from seqdiag.outcomes import Outcomes, outcomes
 from seqdiag.policy import Decoding, unroll
-from seqdiag.probes import InputNovelty, InputReliance, input_novelty, input_reliance
-from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover
+from seqdiag.probes import InputNovelty, InputReliance, input_novelty, input_reliance_over, reliance_table
+from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover, recovery_table
 from seqdiag.rollouts import RolloutStats, rollout_stats
 from seqdiag.sampling import Trace, run_procedure, trace_of
 from seqdiag.schema import SCHEMA_VERSION
 from seqdiag.stability import Stability, stability
+from seqdiag.table import TableSpec
 from seqdiag.train import TrainResult, training_policy
 
 
@@ -111,60 +112,41 @@ def summary_of(traces: dict[str, Trace], stability: Stability | None, over: Outc
     }
 
 
-def _reliance_json(reliance: InputReliance) -> dict[str, Any]:
-    return {
-        **dataclasses.asdict(reliance),
-        "other_symbol_share": reliance.other_symbol_share,
-        "zero_input_share": reliance.zero_input_share,
-        "state_reset_share": reliance.state_reset_share,
-    }
-
-
 def depth_json(report: CompareReport) -> dict[str, Any]:
-    """The sections beyond the per-step traces: drift, reliance, recovery, stability, rollouts, matrix."""
-    data: dict[str, Any] = {"reliance": _reliance_json(report.reliance)}
+    """The sections beyond the per-step traces: drift, reliance, recovery, stability, rollouts, matrix (each
+    measurement's own JSON)."""
+    data: dict[str, Any] = {"reliance": report.reliance.to_json()}
     if report.outcomes is not None:
         data.update(outcomes_json(report.outcomes, report.shown))
-    if report.drift is not None:
-        data["drift"] = dataclasses.asdict(report.drift)
-    if report.recovery is not None:
-        data["recovery"] = dataclasses.asdict(report.recovery)
-    if report.stability is not None:
-        st = report.stability
-        data["stability"] = {
-            **dataclasses.asdict(st),
-            "spikes": [{**dataclasses.asdict(x), "ratio": round(x.ratio, 4)} for x in st.spikes],
-        }
-    if report.rollouts is not None:
-        data["rollouts"] = dataclasses.asdict(report.rollouts)
+    for key, measured in (
+        ("drift", report.drift),
+        ("recovery", report.recovery),
+        ("stability", report.stability),
+        ("rollouts", report.rollouts),
+    ):
+        if measured is not None:
+            data[key] = measured.to_json()
     if report.matrix is not None:
-        m = report.matrix
-        data["matrix"] = [
-            {
-                "train": c.train,
-                "sample": c.sample,
-                "accuracy": c.accuracy,
-                "end_symbol": c.end_symbol,
-                "first_divergence": c.first_divergence,
-                "correct": c.correct,
-                "targets": c.targets,
-                "pattern_accuracy": c.pattern_accuracy,
-                "diagonal": c.diagonal,
-                "output": c.output,
-            }
-            for c in m.cells
-        ]
-        data["matrix_policies"] = [
-            {
-                "train": r.train,
-                "final_loss": r.final_loss,
-                "steps": r.steps,
-                "recovery": dataclasses.asdict(r.recovery),
-                "reliance": _reliance_json(r.reliance),
-            }
-            for r in m.rows
-        ]
+        data.update(report.matrix.to_json())
     return data
+
+
+def depth_tables(report: CompareReport) -> list[TableSpec]:
+    """The depth sections' tables, in reading order, each drawn by its measurement; the reliance table is always
+    there. With a policy matrix, reliance and recovery have one row per trained model."""
+    own = f"trained {report.config.train.policy}"
+    rows = report.matrix.rows if report.matrix is not None else []
+    tables = [
+        report.matrix.table() if report.matrix is not None else None,
+        report.drift.table() if report.drift is not None else None,
+        reliance_table([(f"trained {r.train}", r.reliance) for r in rows] or [(own, report.reliance)]),
+        None
+        if report.recovery is None
+        else recovery_table([(f"trained {r.train}", r.recovery) for r in rows] or [(own, report.recovery)]),
+        report.stability.table() if report.stability is not None else None,
+        report.rollouts.table() if report.rollouts is not None else None,
+    ]
+    return [t for t in tables if t is not None]
 
 
 def outcomes_json(o: Outcomes, shown: int) -> dict[str, Any]:
@@ -262,7 +244,7 @@ def build_compare(
         fed = as_trained.inputs[0, 0]
         train_fed = torch.cat([train_fed, fed]) if config.train.policy == "scheduled" else fed
     novelty = {m: input_novelty(train_fed, r.inputs[0, 0]) for m, r in rollouts.items()}
-    reliance = input_reliance(model, sequence)
+    reliance = input_reliance_over(model, task.sequences)  # every sequence, counts summed
     symbols = sequence.vocabulary.symbols
     training_symbols = sorted(
         {None if float(v.abs().sum()) == 0 else symbols[int(v.argmax())] for v in train_fed.cpu()},

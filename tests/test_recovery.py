@@ -6,7 +6,7 @@ from test_probes import _wired
 
 from seqdiag.config import SequenceConfig
 from seqdiag.policy import unroll
-from seqdiag.recovery import InjectedPolicy, back_after, inject_and_recover, injection_steps
+from seqdiag.recovery import InjectedPolicy, back_after, inject_and_recover, injection_steps, recovery_table
 from seqdiag.sequence import ToySequence
 
 
@@ -72,3 +72,16 @@ def test_trained_model_recovery_is_measured(trained_tiny):
     recovery = inject_and_recover(trained_tiny.model, trained_tiny.sequence)
     assert [i.step for i in recovery.injections] == [3, 7]  # 10 and 20 clip to the last pattern step
     assert recovery.baseline_first_divergence is None  # the tiny model is fully right free-running
+
+
+def test_recovery_table_has_a_column_per_injection_and_a_row_per_model():
+    lookup = inject_and_recover(*_wired("lookup"), (3, 10))
+    clock = inject_and_recover(*_wired("clock"), (3, 10))
+    spec = recovery_table([("trained lookup", lookup), ("trained clock", clock)])
+    assert spec is not None
+    assert [c.header for c in spec.columns][:2] == ["model", "no injection"]
+    assert [c.header.split(":")[0] for c in spec.columns][2:] == ["step 3", "step 10"]
+    lookup_row, clock_row = spec.plain()
+    assert lookup_row[2:] == ["cont. after 0, back never"] * 2
+    assert clock_row[2:] == ["cont. never, back after 0"] * 2
+    assert recovery_table([("m", inject_and_recover(*_wired("lookup"), ()))]) is None  # nothing injected
