@@ -15,7 +15,13 @@ from typing import Any
 from seqdiag import procedures
 from seqdiag.config import Config
 from seqdiag.probes import InputReliance, input_reliance_over
-from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover
+from seqdiag.recovery import (
+    DEFAULT_INJECT_AT,
+    Recovery,
+    every_sequence_json,
+    inject_and_recover,
+    recover_every_sequence,
+)
 from seqdiag.sampling import run_procedure, trace_of
 from seqdiag.table import CellValue, Column, Row, Span, TableSpec, assemble, mark
 from seqdiag.train import TrainResult, training_policy
@@ -58,6 +64,7 @@ class PolicyRow:
     final_epsilon: float | None  # scheduled sampling: the chance of the true symbol at the last step
     recovery: Recovery
     reliance: InputReliance
+    recoveries: list[Recovery] | None = None  # with several sequences: error recovery on each, in task order
 
 
 @dataclass(frozen=True)
@@ -98,6 +105,7 @@ class PolicyMatrix:
                     "steps": r.steps,
                     "recovery": r.recovery.to_json(),
                     "reliance": r.reliance.to_json(),
+                    **({} if r.recoveries is None else {"recovery_sequences": every_sequence_json(r.recoveries)}),
                 }
                 for r in self.rows
             ],
@@ -180,6 +188,9 @@ def build_matrix(
                 else None,
                 recovery=inject_and_recover(model, sequence, inject_at),
                 reliance=input_reliance_over(model, result.task.sequences),
+                recoveries=recover_every_sequence(model, result.task.sequences, inject_at)
+                if len(result.task.sequences) > 1
+                else None,
             )
         )
     return PolicyMatrix(list(results), list(procedures.COLUMNS), cells, rows)

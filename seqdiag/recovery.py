@@ -96,6 +96,55 @@ class Recovery:
         return cells
 
 
+@torch.no_grad()
+def recover_every_sequence(
+    model: SequenceModel, sequences: list[ToySequence], inject_at: tuple[int, ...] | list[int] = DEFAULT_INJECT_AT
+) -> list[Recovery]:
+    """`inject_and_recover` on each sequence, at the steps of `inject_at` that fall inside it (a step past a short
+    sequence is left out there, not moved, so that a step means the same step in every sequence)."""
+    return [inject_and_recover(model, s, [k for k in inject_at if 1 <= k <= s.steps - 2]) for s in sequences]
+
+
+def every_sequence_json(recoveries: list[Recovery]) -> list[dict[str, Any]]:
+    """Each sequence's recovery, with its index in the task."""
+    return [{"sequence": i, **r.to_json()} for i, r in enumerate(recoveries)]
+
+
+def recovery_totals_table(models: list[tuple[str, list[Recovery]]], steps: list[int]) -> TableSpec | None:
+    """Several sequences: one row per trained model (its label, its recovery on each sequence), one column per
+    injection step; a cell counts the sequences injected at that step that came back."""
+    if not models or not steps:
+        return None
+    rows = []
+    for label, recoveries in models:
+        right = sum(r.baseline_first_divergence is None for r in recoveries)
+        cells: list[CellValue] = [
+            label,
+            styled(f"{right}/{len(recoveries)} all right", "good" if right == len(recoveries) else "bad"),
+        ]
+        for k in steps:
+            at = [i for r in recoveries for i in r.injections if i.step == k]
+            if not at:
+                cells.append(styled("—", "muted"))
+                continue
+            cont = sum(i.continues_after is not None for i in at)
+            back = sum(i.resyncs_after is not None for i in at)
+            cells.append(f"cont. {cont}/{len(at)}, back {back}/{len(at)}")
+        rows.append(Row(tuple(cells)))
+    return TableSpec(
+        title=f"Error recovery: a wrong symbol forced into free-running, in each of {len(models[0][1])} sequences",
+        caption="cell = sequences injected at that step that came back: cont. = on the sequence continued from the "
+        "injected symbol (another place it occurs) · back = on the original targets · — = no sequence that long · "
+        "no injection = sequences free-running gets all right",
+        columns=(
+            Column("model", no_wrap=True),
+            Column("no injection", no_wrap=True),
+            *(Column(f"step {k}", no_wrap=True) for k in steps),
+        ),
+        rows=tuple(rows),
+    )
+
+
 def recovery_table(models: list[tuple[str, Recovery]]) -> TableSpec | None:
     """One row per trained model (its label, its recovery), one column per injection (the first model's words).
     None when nothing was injected."""
