@@ -6,7 +6,8 @@
   sampling procedures compiled to machine code, without per-op dispatch. CPU only; covers LSTM cells with
   hard_sigmoid or sigmoid gates, every training policy and optimizer. Needs numba (`pip install numba`; from a
   checkout `pip install -e '.[fast]'`).
-- auto: numba where it is installed and covers the config, else torch (the reason is said once).
+- auto: numba where it is installed and covers the config (a cold kernel cache is compiled first, in the
+  foreground), else torch (the reason is said once).
 
 The compiled kernels are cached in a user cache directory (`kernel_cache_dir`), keyed by the numba version,
 Python version and the kernel's source; a manifest of file digests, written after each compile, is checked
@@ -37,6 +38,10 @@ MANIFEST = "manifest.json"
 # Models per block at most: wider blocks spread each loop's fixed cost over more models (measured on this
 # 2-core machine, N = 1024, one thread: 16 -> 15k, 32 -> 26k, 64 -> 28k, 128 -> 31k, 256 -> 28k seed-steps/s).
 BLOCK = 128
+
+
+class KernelCacheError(SeqdiagError):
+    """The kernel cache folder cannot be created or written (`auto` then falls back to torch)."""
 
 
 @dataclass(frozen=True)
@@ -70,12 +75,12 @@ def kernel_gap(cell: str, gate: str, device: str) -> str | None:
     return None
 
 
-def resolve_engine(name: str, cell: str, gate: str, device: str, background: bool = True) -> EngineChoice:
+def resolve_engine(name: str, cell: str, gate: str, device: str) -> EngineChoice:
     """Map an --engine choice to the engine that will compute.
 
-    `auto` never waits for a compile: when the kernels are not in the cache yet it starts compiling them in a
-    background process (with `background`) and this run computes with torch; `numba` compiles in the
-    foreground (`prepare_kernels`).
+    `auto` takes numba wherever it is installed and covers the config, cached kernels or not: a cold cache is
+    compiled first, in the foreground (`prepare_kernels`, shown as a labelled step), so the first run computes
+    with the same engine, and ends the same way, as every later one.
 
     Raises:
         SeqdiagError: an unknown engine, or `numba` asked for where numba is not installed.
@@ -86,11 +91,7 @@ def resolve_engine(name: str, cell: str, gate: str, device: str, background: boo
         return EngineChoice("torch", name)
     gap = kernel_gap(cell, gate, device)
     if gap is None:
-        if name == "numba" or kernels_cached():
-            return EngineChoice("numba", name)
-        started = background and start_background_compile()
-        where = "started" if started else "under way"
-        return EngineChoice("torch", name, f"the numba kernels' one-time compile is {where} in the background")
+        return EngineChoice("numba", name)
     if name == "numba" and not numba_installed():
         raise SeqdiagError(f"--engine numba: {gap}")
     return EngineChoice("torch", name, f"fell back: {gap}")
@@ -178,44 +179,28 @@ def kernels_cached(dtype: str = "float32") -> bool:
         return False
 
 
-def _compile_lock(folder: Path, wait: bool):
-    """An exclusive lock on the cache folder while its kernels are checked or compiled (one process at a time).
-
-    Returns the open lock file (close it to release), or None when `wait` is False and another process holds it.
-    """
+def _compile_lock(folder: Path):
+    """An exclusive lock on the cache folder while its kernels are checked or compiled (one process at a time;
+    a second waits, then loads what the first compiled). Returns the open lock file: close it to release."""
     import fcntl
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     handle = open(folder.parent / f".{folder.name}.lock", "w")  # noqa: SIM115 - held until released
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-    except BlockingIOError:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except BaseException:
         handle.close()
-        return None
+        raise
     return handle
-
-
-def start_background_compile(dtype: str = "float32") -> bool:
-    """Compile the kernels into the cache in a detached process; False when one is already compiling them."""
-    import subprocess
-
-    probe = _compile_lock(kernel_cache_dir(), wait=False)
-    if probe is None:
-        return False
-    probe.close()
-    # At the lowest priority: on a busy machine the run in the foreground, not the compile, gets the CPU.
-    subprocess.Popen(
-        [sys.executable, "-m", "seqdiag.engine", dtype],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        preexec_fn=lambda: os.nice(19),
-    )  # fmt: skip
-    return True
 
 
 def prepare_kernels(dtype: str = "float32") -> KernelStatus:
     """Load (or compile, once) the kernels for `dtype` ("float32" or "float64"); returns how it went.
 
     Waits for a compile another process is running. Safe to call repeatedly; later calls return at once.
+
+    Raises:
+        KernelCacheError: the cache folder cannot be created or locked.
     """
     import time
 
@@ -224,12 +209,17 @@ def prepare_kernels(dtype: str = "float32") -> KernelStatus:
             return _loaded[dtype]
         started = time.perf_counter()
         folder = kernel_cache_dir()
-        lock = _compile_lock(folder, wait=True)
+        try:
+            lock = _compile_lock(folder)
+        except OSError as error:
+            raise KernelCacheError(
+                f"the kernel cache {folder} cannot be written ({error.strerror or error}); "
+                f"point ${CACHE_ENV} at a writable folder"
+            ) from None
         try:
             return _prepare_locked(folder, dtype, started)
         finally:
-            if lock is not None:
-                lock.close()
+            lock.close()
 
 
 def _prepare_locked(folder: Path, dtype: str, started: float) -> KernelStatus:
@@ -253,15 +243,6 @@ def _prepare_locked(folder: Path, dtype: str, started: float) -> KernelStatus:
     status = KernelStatus(folder, compiled, time.perf_counter() - started, note)
     _loaded[dtype] = status
     return status
-
-
-def _background_main(dtype: str) -> None:
-    """`python -m seqdiag.engine DTYPE`: compile the kernels unless another process is already at it."""
-    lock = _compile_lock(kernel_cache_dir(), wait=False)
-    if lock is None:
-        return
-    lock.close()
-    prepare_kernels(dtype)
 
 
 def _import_kernel(folder: Path):
@@ -486,7 +467,3 @@ def unpack(array, like: Sequence[Any]) -> list:
         out.append(flat[:, start : start + size].reshape(t.shape).to(t.dtype).clone())
         start += size
     return out
-
-
-if __name__ == "__main__":
-    _background_main(sys.argv[1] if len(sys.argv) > 1 else "float32")

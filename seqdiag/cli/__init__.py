@@ -411,7 +411,7 @@ def finite_or_null(value: Any) -> tuple[Any, int]:
 def choose_engine(engine: Engine | str, config: Config, device: str, show_progress: bool) -> str:
     """The engine that computes ("torch" or "numba"); says once why it is not the one asked for, and makes the
     numba kernels ready (a labelled step on stderr: a load, or the one-time compile)."""
-    from seqdiag.engine import kernels_cached, prepare_kernels, resolve_engine
+    from seqdiag.engine import KernelCacheError, kernels_cached, prepare_kernels, resolve_engine
 
     choice = resolve_engine(str(engine), config.model.cell, config.model.gate, device)
     if choice.reason is not None:
@@ -420,8 +420,14 @@ def choose_engine(engine: Engine | str, config: Config, device: str, show_progre
         from seqdiag.render.common import stderr_console
         from seqdiag.render.progress import kernel_progress
 
-        with kernel_progress(stderr_console(), compiling=not kernels_cached(), enabled=show_progress):
-            status = prepare_kernels()
+        try:
+            with kernel_progress(stderr_console(), compiling=not kernels_cached(), enabled=show_progress):
+                status = prepare_kernels()
+        except KernelCacheError as error:
+            if choice.requested == "numba":
+                raise SeqdiagError(f"--engine numba: {error}") from None
+            print_info(f"engine torch: fell back: {error}")
+            return "torch"
         if status.note is not None:
             print_info(status.note)
     return choice.name
