@@ -230,7 +230,11 @@ def _prepare_locked(folder: Path, dtype: str, started: float) -> KernelStatus:
     note = check_cache(folder) if not _loaded else None
     kernel = _import_kernel(folder)
     misses_before = _misses(kernel)
-    _warm(kernel, dtype)
+    helper = _compile_aside(folder, dtype, "predict") if not kernels_cached(dtype) else None
+    _warm(kernel, dtype, ("train",) if helper is not None else ("train", "predict"))
+    if helper is not None:
+        helper.wait()
+        _warm(kernel, dtype, ("predict",))  # a load when the helper compiled it, else the compile itself
     compiled = _misses(kernel) > misses_before
     if compiled or not (folder / MANIFEST).exists():
         try:
@@ -243,6 +247,26 @@ def _prepare_locked(folder: Path, dtype: str, started: float) -> KernelStatus:
     status = KernelStatus(folder, compiled, time.perf_counter() - started, note)
     _loaded[dtype] = status
     return status
+
+
+def _compile_aside(folder: Path, dtype: str, which: str):
+    """Compile one kernel into the cache in a second process while this one compiles the other (numba compiles
+    on one core); None where only one CPU is available. The caller holds the cache's lock, and checks what it
+    loads afterwards as usual: if the helper fails, the caller compiles that kernel itself."""
+    import subprocess
+
+    if len(os.sched_getaffinity(0)) < 2:
+        return None
+    code = "import sys; from seqdiag.engine import _compile_in_helper; _compile_in_helper(*sys.argv[1:])"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(folder), dtype, which],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _compile_in_helper(folder: str, dtype: str, which: str) -> None:
+    """The second process of `_compile_aside`."""
+    _warm(_import_kernel(Path(folder)), dtype, (which,))
 
 
 def _import_kernel(folder: Path):
@@ -267,8 +291,9 @@ def _misses(kernel) -> int:
     return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers(kernel))
 
 
-def _warm(kernel, dtype: str) -> None:
-    """Call each kernel once on a tiny problem with the argument types real calls use: loads or compiles them."""
+def _warm(kernel, dtype: str, which: Sequence[str] = ("train", "predict")) -> None:
+    """Call the kernels named in `which` once on a tiny problem with the argument types real calls use: loads or
+    compiles them."""
     import numpy as np
 
     stack = KernelStack.__new__(KernelStack)
@@ -284,8 +309,10 @@ def _warm(kernel, dtype: str) -> None:
     stack.hyper = np.array([1e-3, 0.9, 1e-6, 0.999], np.float64)
     stack.optimizer_steps, stack.threads, stack.n = 0, 1, 1
     inputs = np.zeros(steps, np.int64)
-    stack.train(1, kernel.POLICY_TEACHER, np.ones(1), inputs, inputs, None, want_grads=False)
-    stack.predict(kernel.MODE_TEACHER, inputs, steps)
+    if "train" in which:
+        stack.train(1, kernel.POLICY_TEACHER, np.ones(1), inputs, inputs, None, want_grads=False)
+    if "predict" in which:
+        stack.predict(kernel.MODE_TEACHER, inputs, steps)
 
 
 def kernel_param_count(v: int, e: int, h: int) -> int:
