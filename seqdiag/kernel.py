@@ -145,6 +145,25 @@ def offsets(v, e, h):
 
 
 @njit(cache=True, error_model="numpy")
+def _take(a, lo, hi):
+    """Columns lo:hi of a (P, N) array as a new contiguous (P, hi - lo) array (explicit loops: numba's slice
+    copies take seconds each to compile)."""
+    out = np.empty((a.shape[0], hi - lo), a.dtype)
+    for r in range(a.shape[0]):
+        for m in range(hi - lo):
+            out[r, m] = a[r, lo + m]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _put(a, lo, block):
+    """Write a (P, L) block back into columns lo:lo + L of a (P, N) array."""
+    for r in range(block.shape[0]):
+        for m in range(block.shape[1]):
+            a[r, lo + m] = block[r, m]
+
+
+@njit(cache=True, error_model="numpy")
 def _table(th, v, e, h, emb, tab):
     """Input pre-activations per symbol: emb (V + 1, E, L) embedded rows, tab (V + 1, G, L)."""
     o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, p = offsets(v, e, h)
@@ -281,10 +300,10 @@ def train_block(
     lanes = hi - lo
     dt = theta.dtype.type
     o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, p = offsets(v, e, h)
-    th = np.ascontiguousarray(theta[:, lo:hi])
-    pv = np.ascontiguousarray(prev[:, lo:hi])
-    s1 = np.ascontiguousarray(state1[:, lo:hi])
-    s2 = np.ascontiguousarray(state2[:, lo:hi])
+    th = _take(theta, lo, hi)
+    pv = _take(prev, lo, hi)
+    s1 = _take(state1, lo, hi)
+    s2 = _take(state2, lo, hi)
     gr = np.zeros((p, lanes), theta.dtype)
     emb = np.empty((v + 1, e, lanes), theta.dtype)
     tab = np.empty((v + 1, g, lanes), theta.dtype)
@@ -491,10 +510,10 @@ def train_block(
                 for m in range(lanes):
                     pv[r, m] = th[r, m]
                     th[r, m] += minus_lr * gr[r, m]
-    theta[:, lo:hi] = th
-    prev[:, lo:hi] = pv
-    state1[:, lo:hi] = s1
-    state2[:, lo:hi] = s2
+    _put(theta, lo, th)
+    _put(prev, lo, pv)
+    _put(state1, lo, s1)
+    _put(state2, lo, s2)
     return taken
 
 
@@ -510,7 +529,7 @@ def predict_block(theta, dims, gate, mode, inputs, n_out, lo, hi, predicted, hid
     v, e, h = dims[0], dims[1], dims[2]
     g = 4 * h
     lanes = hi - lo
-    th = np.ascontiguousarray(theta[:, lo:hi])
+    th = _take(theta, lo, hi)
     emb = np.empty((v + 1, e, lanes), theta.dtype)
     tab = np.empty((v + 1, g, lanes), theta.dtype)
     _table(th, v, e, h, emb, tab)

@@ -11,9 +11,9 @@ On the teacher-forced trajectory, each position after the first is re-run with t
 other symbol, and by a zero vector, the state kept) and with the state reset (the true input kept). The
 counts are changed predictions out of re-runs: for another symbol, positions × the other symbols of the
 vocabulary (30 × 2 = 60 on the default: '0', '1' and the marker 'S'); for a zero vector or a state reset,
-one re-run per position. It fires when replacing the input changes a larger share of the predictions than
-resetting the state: the prediction rests more on the input fed than on the carried state. It says nothing
-about which input a sampler should feed.
+one re-run per position; on a task of several sequences, summed over all of them. It fires when replacing
+the input changes a larger share of the predictions than resetting the state: the prediction rests more on
+the input fed than on the carried state. It says nothing about which input a sampler should feed.
 """
 
 
@@ -32,7 +32,9 @@ def follows_input(ev: Evidence) -> Finding | None:
         title=f"the teacher-forced prediction rests more on the input than on the state: feeding another symbol "
         f"changed {r.changed_by_other_symbol} of {trials} predictions, resetting the state "
         f"{r.changed_by_state_reset} of {r.steps}",
-        where=f"teacher-forced states, positions 1–{r.steps}",
+        where=f"teacher-forced states, positions 1–{r.steps}"
+        if r.sequences == 1
+        else f"teacher-forced states of all {r.sequences} sequences, {r.steps} positions",
         evidence=[
             f"another symbol as input changes {r.changed_by_other_symbol} of {trials} predictions "
             f"({r.other_symbol_share:.0%})",
