@@ -197,7 +197,9 @@ def check(report: CompareReport) -> set[str]:
             assert f"{len(st.spikes)} loss spikes" in f.title
             if st.teacher_flips:
                 # The lost-position count, split so that its part equal to the strip's "reverted" shows.
-                assert f"{len(st.teacher_flips)} checkpoints lost a right teacher-forced position" in f.title
+                n_flips = len(st.teacher_flips)
+                lost = f"{n_flips} checkpoint{'s' if n_flips != 1 else ''} lost a right teacher-forced position"
+                assert lost in f.title
                 reverted = f.data["teacher_flips_reverting_pattern"]
                 assert reverted == report.history_stats["teacher"].reverts
                 assert (f"{reverted} pattern revert" in f.title) == (reverted > 0)

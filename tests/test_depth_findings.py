@@ -70,7 +70,8 @@ def test_instability_names_the_spike_steps_and_the_optimizer():
     assert f.data["spikes"] == [120, 300] and f.data["teacher_flips"] == [40]
     assert "train.lr=0.0003" in f.help and f.proposes == ["train.lr=0.0003"]
     assert not any(re.search(r"\beps\b", line) for line in [f.help, *f.evidence])  # no optimizer mechanism claimed
-    assert any("a right teacher-forced step was lost at 1 checkpoints: steps 40" in line for line in f.evidence)
+    assert any("had right at the checkpoint before at 1 checkpoint: training step 40" in line for line in f.evidence)
+    assert "1 checkpoint lost a right teacher-forced position (1 end symbol)" in f.title  # the pattern stayed right
 
 
 def test_no_spikes_no_flips_no_instability_finding():

@@ -69,10 +69,16 @@ def flip_kinds(ev: Evidence, flips: list[int]) -> dict[str, int]:
     steps = [s.step for s in ev.history]
     kinds = {"reverted": 0, "end": 0, "already wrong": 0}
     for step in flips:
+        if step not in steps[1:]:  # not a checkpoint of this history: nothing to compare it with
+            continue
         before = steps[steps.index(step) - 1]
         kind = "already wrong" if before not in right else "end" if step in right else "reverted"
         kinds[kind] += 1
     return kinds
+
+
+def _checkpoints(flips: list[int]) -> str:
+    return f"{len(flips)} checkpoint{'s' if len(flips) != 1 else ''}"
 
 
 def _kinds(kinds: dict[str, int]) -> str:
@@ -103,13 +109,14 @@ def late_instability(ev: Evidence) -> Finding | None:
         )
     if st.teacher_flips:
         evidence.append(
-            f"teacher forcing lost a position it had right at the checkpoint before at {len(st.teacher_flips)} "
-            f"checkpoints: training steps {fmt_steps_compact(st.teacher_flips)}"
+            "teacher forcing lost a position it had right at the checkpoint before at "
+            f"{_checkpoints(st.teacher_flips)}: training step{'s' if len(st.teacher_flips) != 1 else ''} "
+            f"{fmt_steps_compact(st.teacher_flips)}"
         )
     title = (
         f"unstable late in training: {len(st.spikes)} loss spikes"
         + (f" (largest at training step {biggest[0].step}, {biggest[0].ratio:.1f}×)" if biggest else "")
-        + (f"; {len(st.teacher_flips)} checkpoints lost a right teacher-forced position" if st.teacher_flips else "")
+        + (f"; {_checkpoints(st.teacher_flips)} lost a right teacher-forced position" if st.teacher_flips else "")
         + (f" ({_kinds(kinds)})" if st.teacher_flips else "")
     )
     change = late_fix(ev)
