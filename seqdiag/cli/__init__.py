@@ -1,8 +1,10 @@
 """The command line: parse options, call one core function, hand the result to the renderer.
 
-One module per command (`train`, `sample`, `compare`, `sweep`, `presets`, `plot`); this one holds the app, the options
-and helpers they share, and `main`. Torch is imported inside the commands, so `seqdiag --help` and config errors
-answer at once; Rich is never imported here (the rendering layer, `seqdiag.render`, draws everything).
+One module per command (`train`, `sample`, `compare`, `sweep`, `presets`, `plot`, `check`, `explain`); this one holds
+the app, the options and the parsing, error mapping and output helpers they share, and `main`. What a command does
+is a core call (`seqdiag.comparison`, `seqdiag.resume`, `seqdiag.session`, ...) that tells the CLI's observer
+(`seqdiag.render.progress.StderrObserver`) what it does. Torch is imported inside the commands, so `seqdiag --help`
+and config errors answer at once; Rich is never imported here (the rendering layer, `seqdiag.render`, draws everything).
 """
 
 from __future__ import annotations
