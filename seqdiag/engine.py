@@ -6,7 +6,8 @@
   sampling procedures compiled to machine code, without per-op dispatch. CPU only; covers LSTM cells with
   hard_sigmoid or sigmoid gates, every training policy and optimizer. Needs numba (`pip install numba`; from a
   checkout `pip install -e '.[fast]'`).
-- auto: numba where it is installed and covers the config, else torch (the reason is said once).
+- auto: numba where it is installed and covers the config (a cold kernel cache is compiled first, in the
+  foreground), else torch (the reason is said once).
 
 The compiled kernels are cached in a user cache directory (`kernel_cache_dir`), keyed by the numba version,
 Python version and the kernel's source; a manifest of file digests, written after each compile, is checked
@@ -37,6 +38,10 @@ MANIFEST = "manifest.json"
 # Models per block at most: wider blocks spread each loop's fixed cost over more models (measured on this
 # 2-core machine, N = 1024, one thread: 16 -> 15k, 32 -> 26k, 64 -> 28k, 128 -> 31k, 256 -> 28k seed-steps/s).
 BLOCK = 128
+
+
+class KernelCacheError(SeqdiagError):
+    """The kernel cache folder cannot be created or written (`auto` then falls back to torch)."""
 
 
 @dataclass(frozen=True)
@@ -70,12 +75,12 @@ def kernel_gap(cell: str, gate: str, device: str) -> str | None:
     return None
 
 
-def resolve_engine(name: str, cell: str, gate: str, device: str, background: bool = True) -> EngineChoice:
+def resolve_engine(name: str, cell: str, gate: str, device: str) -> EngineChoice:
     """Map an --engine choice to the engine that will compute.
 
-    `auto` never waits for a compile: when the kernels are not in the cache yet it starts compiling them in a
-    background process (with `background`) and this run computes with torch; `numba` compiles in the
-    foreground (`prepare_kernels`).
+    `auto` takes numba wherever it is installed and covers the config, cached kernels or not: a cold cache is
+    compiled first, in the foreground (`prepare_kernels`, shown as a labelled step), so the first run computes
+    with the same engine, and ends the same way, as every later one.
 
     Raises:
         SeqdiagError: an unknown engine, or `numba` asked for where numba is not installed.
@@ -86,11 +91,7 @@ def resolve_engine(name: str, cell: str, gate: str, device: str, background: boo
         return EngineChoice("torch", name)
     gap = kernel_gap(cell, gate, device)
     if gap is None:
-        if name == "numba" or kernels_cached():
-            return EngineChoice("numba", name)
-        started = background and start_background_compile()
-        where = "started" if started else "under way"
-        return EngineChoice("torch", name, f"the numba kernels' one-time compile is {where} in the background")
+        return EngineChoice("numba", name)
     if name == "numba" and not numba_installed():
         raise SeqdiagError(f"--engine numba: {gap}")
     return EngineChoice("torch", name, f"fell back: {gap}")
@@ -178,44 +179,28 @@ def kernels_cached(dtype: str = "float32") -> bool:
         return False
 
 
-def _compile_lock(folder: Path, wait: bool):
-    """An exclusive lock on the cache folder while its kernels are checked or compiled (one process at a time).
-
-    Returns the open lock file (close it to release), or None when `wait` is False and another process holds it.
-    """
+def _compile_lock(folder: Path):
+    """An exclusive lock on the cache folder while its kernels are checked or compiled (one process at a time;
+    a second waits, then loads what the first compiled). Returns the open lock file: close it to release."""
     import fcntl
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     handle = open(folder.parent / f".{folder.name}.lock", "w")  # noqa: SIM115 - held until released
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-    except BlockingIOError:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except BaseException:
         handle.close()
-        return None
+        raise
     return handle
-
-
-def start_background_compile(dtype: str = "float32") -> bool:
-    """Compile the kernels into the cache in a detached process; False when one is already compiling them."""
-    import subprocess
-
-    probe = _compile_lock(kernel_cache_dir(), wait=False)
-    if probe is None:
-        return False
-    probe.close()
-    # At the lowest priority: on a busy machine the run in the foreground, not the compile, gets the CPU.
-    subprocess.Popen(
-        [sys.executable, "-m", "seqdiag.engine", dtype],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        preexec_fn=lambda: os.nice(19),
-    )  # fmt: skip
-    return True
 
 
 def prepare_kernels(dtype: str = "float32") -> KernelStatus:
     """Load (or compile, once) the kernels for `dtype` ("float32" or "float64"); returns how it went.
 
     Waits for a compile another process is running. Safe to call repeatedly; later calls return at once.
+
+    Raises:
+        KernelCacheError: the cache folder cannot be created or locked.
     """
     import time
 
@@ -224,12 +209,17 @@ def prepare_kernels(dtype: str = "float32") -> KernelStatus:
             return _loaded[dtype]
         started = time.perf_counter()
         folder = kernel_cache_dir()
-        lock = _compile_lock(folder, wait=True)
+        try:
+            lock = _compile_lock(folder)
+        except OSError as error:
+            raise KernelCacheError(
+                f"the kernel cache {folder} cannot be written ({error.strerror or error}); "
+                f"point ${CACHE_ENV} at a writable folder"
+            ) from None
         try:
             return _prepare_locked(folder, dtype, started)
         finally:
-            if lock is not None:
-                lock.close()
+            lock.close()
 
 
 def _prepare_locked(folder: Path, dtype: str, started: float) -> KernelStatus:
@@ -240,7 +230,11 @@ def _prepare_locked(folder: Path, dtype: str, started: float) -> KernelStatus:
     note = check_cache(folder) if not _loaded else None
     kernel = _import_kernel(folder)
     misses_before = _misses(kernel)
-    _warm(kernel, dtype)
+    helper = _compile_aside(folder, dtype, "predict") if not kernels_cached(dtype) else None
+    _warm(kernel, dtype, ("train",) if helper is not None else ("train", "predict"))
+    if helper is not None:
+        helper.wait()
+        _warm(kernel, dtype, ("predict",))  # a load when the helper compiled it, else the compile itself
     compiled = _misses(kernel) > misses_before
     if compiled or not (folder / MANIFEST).exists():
         try:
@@ -255,13 +249,24 @@ def _prepare_locked(folder: Path, dtype: str, started: float) -> KernelStatus:
     return status
 
 
-def _background_main(dtype: str) -> None:
-    """`python -m seqdiag.engine DTYPE`: compile the kernels unless another process is already at it."""
-    lock = _compile_lock(kernel_cache_dir(), wait=False)
-    if lock is None:
-        return
-    lock.close()
-    prepare_kernels(dtype)
+def _compile_aside(folder: Path, dtype: str, which: str):
+    """Compile one kernel into the cache in a second process while this one compiles the other (numba compiles
+    on one core); None where only one CPU is available. The caller holds the cache's lock, and checks what it
+    loads afterwards as usual: if the helper fails, the caller compiles that kernel itself."""
+    import subprocess
+
+    if len(os.sched_getaffinity(0)) < 2:
+        return None
+    code = "import sys; from seqdiag.engine import _compile_in_helper; _compile_in_helper(*sys.argv[1:])"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(folder), dtype, which],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _compile_in_helper(folder: str, dtype: str, which: str) -> None:
+    """The second process of `_compile_aside`."""
+    _warm(_import_kernel(Path(folder)), dtype, (which,))
 
 
 def _import_kernel(folder: Path):
@@ -286,8 +291,9 @@ def _misses(kernel) -> int:
     return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers(kernel))
 
 
-def _warm(kernel, dtype: str) -> None:
-    """Call each kernel once on a tiny problem with the argument types real calls use: loads or compiles them."""
+def _warm(kernel, dtype: str, which: Sequence[str] = ("train", "predict")) -> None:
+    """Call the kernels named in `which` once on a tiny problem with the argument types real calls use: loads or
+    compiles them."""
     import numpy as np
 
     stack = KernelStack.__new__(KernelStack)
@@ -303,8 +309,10 @@ def _warm(kernel, dtype: str) -> None:
     stack.hyper = np.array([1e-3, 0.9, 1e-6, 0.999], np.float64)
     stack.optimizer_steps, stack.threads, stack.n = 0, 1, 1
     inputs = np.zeros(steps, np.int64)
-    stack.train(1, kernel.POLICY_TEACHER, np.ones(1), inputs, inputs, None, want_grads=False)
-    stack.predict(kernel.MODE_TEACHER, inputs, steps)
+    if "train" in which:
+        stack.train(1, kernel.POLICY_TEACHER, np.ones(1), inputs, inputs, None, want_grads=False)
+    if "predict" in which:
+        stack.predict(kernel.POLICY_TEACHER, kernel.STATE_CARRIED, inputs, steps)
 
 
 def kernel_param_count(v: int, e: int, h: int) -> int:
@@ -316,7 +324,7 @@ def kernel_param_count(v: int, e: int, h: int) -> int:
 # --- a stack of models in the kernel's layout ----------------------------------------------------------------
 
 POLICY_CODES = {"teacher": 0, "zeros": 1, "free": 2, "scheduled": 3}
-MODE_CODES = {"teacher": 0, "zeros": 1, "free": 2, "refeed": 3}
+STATE_CODES = {"carried": 0, "prefix": 1, "fresh": 2}
 GATE_CODES = {"hard_sigmoid": 0, "sigmoid": 1}
 OPTIMIZER_CODES = {"rmsprop": 0, "adam": 1, "sgd": 2}
 ADAM_BETAS = (0.9, 0.999)  # torch's defaults, which make_optimizer uses
@@ -438,8 +446,19 @@ class KernelStack:
         self.optimizer_steps += taken
         return taken, losses
 
-    def predict(self, mode: int, inputs, n_out: int, hidden=None, logits=None):
-        """predicted (N, n_out) symbols of a sampling procedure (argmax); fills hidden/logits when given."""
+    @staticmethod
+    def runs(procedure) -> bool:
+        """Whether the kernel runs this procedure (`seqdiag.procedures.Procedure`): its policy and state
+        handling, decoded by argmax (snapshots always are)."""
+        return procedure.policy in ("teacher", "zeros", "free") and procedure.state in STATE_CODES
+
+    def run_procedure(self, procedure, inputs, n_out: int, hidden=None, logits=None):
+        """predicted (N, n_out) symbols of `procedure` (argmax); see `predict`."""
+        return self.predict(POLICY_CODES[procedure.policy], STATE_CODES[procedure.state], inputs, n_out, hidden, logits)
+
+    def predict(self, policy: int, state: int, inputs, n_out: int, hidden=None, logits=None):
+        """predicted (N, n_out) symbols of a sampling procedure (argmax): its input policy and state handling
+        (`POLICY_CODES`, `STATE_CODES`); fills hidden/logits when given."""
         import numpy as np
 
         predicted = np.zeros((self.n, n_out), np.int64)
@@ -452,7 +471,9 @@ class KernelStack:
 
         def call(lo: int, hi: int) -> int:
             theta = self.theta
-            return kernel.predict_block(theta, dims, self.gate, mode, inputs, n_out, lo, hi, predicted, hidden, logits)
+            return kernel.predict_block(
+                theta, dims, self.gate, policy, state, inputs, n_out, lo, hi, predicted, hidden, logits
+            )
 
         self._each_block(call)
         return predicted
@@ -486,7 +507,3 @@ def unpack(array, like: Sequence[Any]) -> list:
         out.append(flat[:, start : start + size].reshape(t.shape).to(t.dtype).clone())
         start += size
     return out
-
-
-if __name__ == "__main__":
-    _background_main(sys.argv[1] if len(sys.argv) > 1 else "float32")

@@ -50,16 +50,23 @@ class Session:
         once why it is not the one asked for, and makes the numba kernels ready (a load, or the one-time compile).
 
         Raises:
-            SeqdiagError: numba asked for where it cannot run the config.
+            SeqdiagError: numba asked for where it cannot run the config, or its kernel cache cannot be used.
         """
-        from seqdiag.engine import kernels_cached, prepare_kernels, resolve_engine
+        from seqdiag.engine import KernelCacheError, kernels_cached, prepare_kernels, resolve_engine
+        from seqdiag.errors import SeqdiagError
 
         choice = resolve_engine(str(asked), config.model.cell, config.model.gate, self.device)
         if choice.reason is not None:
             self.observer.note(f"engine {choice.name}: {choice.reason}")
         if choice.name == "numba":
-            with self.observer.kernels(compiling=not kernels_cached()):
-                status = prepare_kernels()
+            try:
+                with self.observer.kernels(compiling=not kernels_cached()):
+                    status = prepare_kernels()
+            except KernelCacheError as error:  # a cache that cannot be used: auto falls back, numba asked for fails
+                if choice.requested == "numba":
+                    raise SeqdiagError(f"--engine numba: {error}") from None
+                self.observer.note(f"engine torch: fell back: {error}")
+                return "torch"
             if status.note is not None:
                 self.observer.note(status.note)
         return choice.name

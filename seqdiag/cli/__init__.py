@@ -25,7 +25,7 @@ import typer
 from typer.core import TyperGroup
 
 from seqdiag import procedures
-from seqdiag.config import Config, load_config
+from seqdiag.config import TRAIN_POLICIES, Config, load_config
 from seqdiag.errors import OutputClosed, RunFailure, SeqdiagError
 from seqdiag.render.messages import print_error, print_info, print_warning
 
@@ -108,8 +108,8 @@ def _silence_stdout() -> None:
 app = typer.Typer(
     cls=OneLineErrors,
     name="seqdiag",
-    help="Why does a sequence model that trains fine generate the wrong thing? Train a toy LSTM and compare "
-    "teacher-forced, free-running and zero-input sampling side by side.",
+    help="Why does a sequence model that trains fine generate the wrong thing? Train a toy LSTM and compare its "
+    f"sampling procedures side by side: {'; '.join(f'{p.name} ({p.label})' for p in procedures.REGISTRY.values())}.",
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -133,8 +133,8 @@ def _root(
         typer.Option("--version", callback=_show_version, is_eager=True, help="Show seqdiag's version and exit."),
     ] = False,
 ) -> None:
-    """Why does a sequence model that trains fine generate the wrong thing? Train a toy LSTM and compare
-    teacher-forced, free-running and zero-input sampling side by side."""
+    """Why does a sequence model that trains fine generate the wrong thing? (The app's help lists the procedures
+    from their registry.)"""
 
 
 # `sample --mode`: the choices are the registered sampling procedures (the option keeps its historical name).
@@ -221,7 +221,7 @@ TrainPoliciesOpt = Annotated[
     str | None,
     typer.Option(
         "--train",
-        help="Train one model per training policy (comma-separated: teacher, free, zeros, scheduled) and show the "
+        help=f"Train one model per training policy (comma-separated: {', '.join(TRAIN_POLICIES)}) and show the "
         "policy matrix; the first policy's model gets the full report.",
         metavar="POLICIES",
     ),
