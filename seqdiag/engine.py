@@ -312,7 +312,7 @@ def _warm(kernel, dtype: str, which: Sequence[str] = ("train", "predict")) -> No
     if "train" in which:
         stack.train(1, kernel.POLICY_TEACHER, np.ones(1), inputs, inputs, None, want_grads=False)
     if "predict" in which:
-        stack.predict(kernel.MODE_TEACHER, inputs, steps)
+        stack.predict(kernel.POLICY_TEACHER, kernel.STATE_CARRIED, inputs, steps)
 
 
 def kernel_param_count(v: int, e: int, h: int) -> int:
@@ -324,7 +324,7 @@ def kernel_param_count(v: int, e: int, h: int) -> int:
 # --- a stack of models in the kernel's layout ----------------------------------------------------------------
 
 POLICY_CODES = {"teacher": 0, "zeros": 1, "free": 2, "scheduled": 3}
-MODE_CODES = {"teacher": 0, "zeros": 1, "free": 2, "refeed": 3}
+STATE_CODES = {"carried": 0, "prefix": 1, "fresh": 2}
 GATE_CODES = {"hard_sigmoid": 0, "sigmoid": 1}
 OPTIMIZER_CODES = {"rmsprop": 0, "adam": 1, "sgd": 2}
 ADAM_BETAS = (0.9, 0.999)  # torch's defaults, which make_optimizer uses
@@ -446,8 +446,19 @@ class KernelStack:
         self.optimizer_steps += taken
         return taken, losses
 
-    def predict(self, mode: int, inputs, n_out: int, hidden=None, logits=None):
-        """predicted (N, n_out) symbols of a sampling procedure (argmax); fills hidden/logits when given."""
+    @staticmethod
+    def runs(procedure) -> bool:
+        """Whether the kernel runs this procedure (`seqdiag.procedures.Procedure`): its policy and state
+        handling, decoded by argmax (snapshots always are)."""
+        return procedure.policy in ("teacher", "zeros", "free") and procedure.state in STATE_CODES
+
+    def run_procedure(self, procedure, inputs, n_out: int, hidden=None, logits=None):
+        """predicted (N, n_out) symbols of `procedure` (argmax); see `predict`."""
+        return self.predict(POLICY_CODES[procedure.policy], STATE_CODES[procedure.state], inputs, n_out, hidden, logits)
+
+    def predict(self, policy: int, state: int, inputs, n_out: int, hidden=None, logits=None):
+        """predicted (N, n_out) symbols of a sampling procedure (argmax): its input policy and state handling
+        (`POLICY_CODES`, `STATE_CODES`); fills hidden/logits when given."""
         import numpy as np
 
         predicted = np.zeros((self.n, n_out), np.int64)
@@ -460,7 +471,9 @@ class KernelStack:
 
         def call(lo: int, hi: int) -> int:
             theta = self.theta
-            return kernel.predict_block(theta, dims, self.gate, mode, inputs, n_out, lo, hi, predicted, hidden, logits)
+            return kernel.predict_block(
+                theta, dims, self.gate, policy, state, inputs, n_out, lo, hi, predicted, hidden, logits
+            )
 
         self._each_block(call)
         return predicted

@@ -38,7 +38,7 @@ from numba.extending import overload
 GATE_HARD, GATE_SIGMOID = 0, 1
 OPT_RMSPROP, OPT_ADAM, OPT_SGD = 0, 1, 2
 POLICY_TEACHER, POLICY_ZEROS, POLICY_FREE, POLICY_SCHEDULED = 0, 1, 2, 3
-MODE_TEACHER, MODE_ZEROS, MODE_FREE, MODE_REFEED = 0, 1, 2, 3
+STATE_CARRIED, STATE_PREFIX, STATE_FRESH = 0, 1, 2  # a procedure's state handling (`seqdiag.procedures`)
 
 HARD_SLOPE = 0.2
 HARD_OFFSET = 0.5
@@ -518,13 +518,14 @@ def train_block(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def predict_block(theta, dims, gate, mode, inputs, n_out, lo, hi, predicted, hidden, logits):
+def predict_block(theta, dims, gate, policy, state, inputs, n_out, lo, hi, predicted, hidden, logits):
     """Run a sampling procedure (argmax decoding) on the models in columns lo:hi.
 
-    mode: MODE_TEACHER / MODE_ZEROS (open loop), MODE_FREE (the prediction fed back, state carried),
-    MODE_REFEED (each step re-runs the whole prefix fed so far from a fresh state). n_out steps.
-    predicted (N, n_out) symbols; hidden (N, n_out, H) and logits (N, n_out, V), float, written when
-    their first dimension is N (pass (0, 0, 0) arrays to skip them).
+    A procedure is an input policy after the start symbol (POLICY_TEACHER, POLICY_ZEROS or POLICY_FREE: the
+    prediction fed back) and a state handling: STATE_CARRIED (the state flows from step to step), STATE_PREFIX
+    (each step re-runs the whole prefix fed so far from a zero state), STATE_FRESH (each step starts from a
+    zero state and sees only its own input). n_out steps. predicted (N, n_out) symbols; hidden (N, n_out, H)
+    and logits (N, n_out, V), float, written when their first dimension is N (pass (0, 0, 0) arrays to skip).
     """
     v, e, h = dims[0], dims[1], dims[2]
     g = 4 * h
@@ -545,20 +546,20 @@ def predict_block(theta, dims, gate, mode, inputs, n_out, lo, hi, predicted, hid
     for m in range(lanes):
         fed[0, m] = inputs[0]
     for t in range(n_out):
-        if mode == MODE_REFEED:
-            first = 0
-            hs[:, :, :] = 0.0
-            cs[:, :, :] = 0.0
-        else:
-            first = t
+        first = 0 if state == STATE_PREFIX else t
         for u in range(first, t + 1):
             src = u % 2
             dst = (u + 1) % 2
+            if u == first and state != STATE_CARRIED:
+                for q in range(h):
+                    for m in range(lanes):
+                        hs[src, q, m] = 0.0
+                        cs[src, q, m] = 0.0
             if u == 0:
                 shared = inputs[0]
-            elif mode == MODE_TEACHER:
+            elif policy == POLICY_TEACHER:
                 shared = inputs[u]
-            elif mode == MODE_ZEROS:
+            elif policy == POLICY_ZEROS:
                 shared = v
             else:
                 shared = -1
