@@ -3,14 +3,16 @@
 - torch: the model's own torch code (`seqdiag.model`, `seqdiag.fused`, autograd, torch's optimizers). Runs
   every cell, gate, policy and device; the reference the numba engine is tested against.
 - numba: `seqdiag.kernel`, the whole training step (forward, backward through time, optimizer) and the
-  sampling procedures compiled to machine code, without per-op dispatch. CPU only; covers LSTM cells with
-  hard_sigmoid or sigmoid gates, every training policy and optimizer. Needs numba (`pip install numba`; from a
-  checkout `pip install -e '.[fast]'`).
+  sampling procedures compiled to machine code, without per-op dispatch. CPU only; covers the LSTM, GRU and
+  plain RNN cells with hard_sigmoid or sigmoid gates, every training policy and optimizer. Needs numba
+  (`pip install numba`; from a checkout `pip install -e '.[fast]'`).
 - auto: numba where it is installed and covers the config, else torch (the reason is said once).
 
 The compiled kernels are cached in a user cache directory (`kernel_cache_dir`), keyed by the numba version,
 Python version and the kernel's source; a manifest of file digests, written after each compile, is checked
-before numba is let near the files, and a cache that does not match it is deleted and rebuilt.
+before numba is let near the files, and a cache that does not match it is deleted and rebuilt. Each cell's
+kernels are compiled apart, when a run first needs that cell; the manifest lists which cell and float type
+pairs are compiled.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seqdiag.config import CELL_BLOCKS
 from seqdiag.errors import SeqdiagError
 
 ENGINES = ("auto", "torch", "numba")
-KERNEL_CELLS = ("lstm",)
+KERNEL_CELLS = ("lstm", "gru", "rnn")  # as seqdiag.kernel.CELLS (this module imports no numba)
 KERNEL_GATES = ("hard_sigmoid", "sigmoid")
 CACHE_ENV = "SEQDIAG_CACHE_DIR"
 MANIFEST = "manifest.json"
@@ -86,9 +89,9 @@ def resolve_engine(name: str, cell: str, gate: str, device: str, background: boo
         return EngineChoice("torch", name)
     gap = kernel_gap(cell, gate, device)
     if gap is None:
-        if name == "numba" or kernels_cached():
+        if name == "numba" or kernels_cached(cell=cell):
             return EngineChoice("numba", name)
-        started = background and start_background_compile()
+        started = background and start_background_compile(cell=cell)
         where = "started" if started else "under way"
         return EngineChoice("torch", name, f"the numba kernels' one-time compile is {where} in the background")
     if name == "numba" and not numba_installed():
@@ -167,15 +170,25 @@ class KernelStatus:
     note: str | None  # a discarded cache, said once
 
 
-def kernels_cached(dtype: str = "float32") -> bool:
-    """Whether the kernels for `dtype` are in the cache (so preparing them is a load, not a compile)."""
+def _compiled_key(dtype: str, cell: str) -> str:
+    """How the manifest lists the kernels of one cell and float type ("lstm/float32")."""
+    return f"{cell}/{dtype}"
+
+
+def _compiled(folder: Path) -> set[str]:
+    """The cell and float type pairs the folder's manifest lists as compiled."""
+    try:
+        listed = json.loads((folder / MANIFEST).read_text()).get("compiled", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {str(key) for key in listed} if isinstance(listed, list) else set()
+
+
+def kernels_cached(dtype: str = "float32", cell: str = "lstm") -> bool:
+    """Whether `cell`'s kernels for `dtype` are in the cache (so preparing them is a load, not a compile)."""
     if not numba_installed():
         return False
-    folder = kernel_cache_dir()
-    try:
-        return dtype in json.loads((folder / MANIFEST).read_text()).get("dtypes", [])
-    except (OSError, ValueError, AttributeError):
-        return False
+    return _compiled_key(dtype, cell) in _compiled(kernel_cache_dir())
 
 
 def _compile_lock(folder: Path, wait: bool):
@@ -195,8 +208,8 @@ def _compile_lock(folder: Path, wait: bool):
     return handle
 
 
-def start_background_compile(dtype: str = "float32") -> bool:
-    """Compile the kernels into the cache in a detached process; False when one is already compiling them."""
+def start_background_compile(dtype: str = "float32", cell: str = "lstm") -> bool:
+    """Compile `cell`'s kernels into the cache in a detached process; False when one is already compiling."""
     import subprocess
 
     probe = _compile_lock(kernel_cache_dir(), wait=False)
@@ -205,34 +218,36 @@ def start_background_compile(dtype: str = "float32") -> bool:
     probe.close()
     # At the lowest priority: on a busy machine the run in the foreground, not the compile, gets the CPU.
     subprocess.Popen(
-        [sys.executable, "-m", "seqdiag.engine", dtype],
+        [sys.executable, "-m", "seqdiag.engine", dtype, cell],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         preexec_fn=lambda: os.nice(19),
     )  # fmt: skip
     return True
 
 
-def prepare_kernels(dtype: str = "float32") -> KernelStatus:
-    """Load (or compile, once) the kernels for `dtype` ("float32" or "float64"); returns how it went.
+def prepare_kernels(dtype: str = "float32", cell: str = "lstm") -> KernelStatus:
+    """Load (or compile, once) `cell`'s kernels for `dtype` ("float32" or "float64"); returns how it went.
 
-    Waits for a compile another process is running. Safe to call repeatedly; later calls return at once.
+    Only that cell's kernels: another cell's are compiled when a run first needs them. Waits for a compile
+    another process is running. Safe to call repeatedly; later calls return at once.
     """
     import time
 
+    key = _compiled_key(dtype, cell)
     with _lock:
-        if dtype in _loaded:
-            return _loaded[dtype]
+        if key in _loaded:
+            return _loaded[key]
         started = time.perf_counter()
         folder = kernel_cache_dir()
         lock = _compile_lock(folder, wait=True)
         try:
-            return _prepare_locked(folder, dtype, started)
+            return _prepare_locked(folder, dtype, cell, started)
         finally:
             if lock is not None:
                 lock.close()
 
 
-def _prepare_locked(folder: Path, dtype: str, started: float) -> KernelStatus:
+def _prepare_locked(folder: Path, dtype: str, cell: str, started: float) -> KernelStatus:
     import time
 
     from seqdiag.atomic import write_text_atomic
@@ -240,28 +255,25 @@ def _prepare_locked(folder: Path, dtype: str, started: float) -> KernelStatus:
     note = check_cache(folder) if not _loaded else None
     kernel = _import_kernel(folder)
     misses_before = _misses(kernel)
-    _warm(kernel, dtype)
+    _warm(kernel, dtype, cell)
     compiled = _misses(kernel) > misses_before
-    if compiled or not (folder / MANIFEST).exists():
-        try:
-            dtypes = set(json.loads((folder / MANIFEST).read_text()).get("dtypes", []))
-        except (OSError, ValueError, AttributeError):
-            dtypes = set()
+    key = _compiled_key(dtype, cell)
+    if compiled or key not in _compiled(folder):
         folder.mkdir(parents=True, exist_ok=True)
-        manifest = {"files": _digests(folder), "dtypes": sorted(dtypes | {dtype})}
+        manifest = {"files": _digests(folder), "compiled": sorted(_compiled(folder) | {key})}
         write_text_atomic(folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
     status = KernelStatus(folder, compiled, time.perf_counter() - started, note)
-    _loaded[dtype] = status
+    _loaded[key] = status
     return status
 
 
-def _background_main(dtype: str) -> None:
-    """`python -m seqdiag.engine DTYPE`: compile the kernels unless another process is already at it."""
+def _background_main(dtype: str, cell: str) -> None:
+    """`python -m seqdiag.engine DTYPE CELL`: compile the kernels unless another process is already at it."""
     lock = _compile_lock(kernel_cache_dir(), wait=False)
     if lock is None:
         return
     lock.close()
-    prepare_kernels(dtype)
+    prepare_kernels(dtype, cell)
 
 
 def _import_kernel(folder: Path):
@@ -286,16 +298,18 @@ def _misses(kernel) -> int:
     return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers(kernel))
 
 
-def _warm(kernel, dtype: str) -> None:
-    """Call each kernel once on a tiny problem with the argument types real calls use: loads or compiles them."""
+def _warm(kernel, dtype: str, cell: str) -> None:
+    """Call `cell`'s kernels once on a tiny problem with the argument types real calls use: loads or compiles
+    them."""
     import numpy as np
 
     stack = KernelStack.__new__(KernelStack)
     v, e, h, steps = 2, 1, 1, 2
-    p = kernel_param_count(v, e, h)
+    p = kernel_param_count(v, e, h, cell)
     float_type = np.dtype(dtype)
     theta = np.zeros((p, 1), float_type)
     stack.kernel = kernel
+    stack.tag = kernel.cell_tag(cell)
     stack.dims = np.array([v, e, h, steps], np.int64)
     stack.theta, stack.prev = theta, theta.copy()
     stack.state1, stack.state2, stack.grads = theta.copy(), theta.copy(), theta.copy()
@@ -307,9 +321,9 @@ def _warm(kernel, dtype: str) -> None:
     stack.predict(kernel.MODE_TEACHER, inputs, steps)
 
 
-def kernel_param_count(v: int, e: int, h: int) -> int:
+def kernel_param_count(v: int, e: int, h: int, cell: str = "lstm") -> int:
     """P: the length of one model's flattened parameters (see `seqdiag.kernel`)."""
-    g = 4 * h
+    g = CELL_BLOCKS[cell] * h
     return v * e + e + e * g + h * g + g + h * v + v
 
 
@@ -334,8 +348,9 @@ class KernelStack:
         import numpy as np
 
         dtype = "float64" if str(model.embed_weight.dtype) == "torch.float64" else "float32"
-        prepare_kernels(dtype)
+        prepare_kernels(dtype, model.cell)
         self.kernel = _loaded["kernel"]
+        self.tag = self.kernel.cell_tag(model.cell)
         self.n = model.n_models
         self.dims = np.array([model.vocab_size, model.config.embed_size, model.hidden_size, 0], np.int64)
         self.gate = GATE_CODES[model.config.gate]
@@ -429,7 +444,7 @@ class KernelStack:
 
         def call(lo: int, hi: int) -> int:
             return kernel.train_block(
-                self.theta, self.prev, self.state1, self.state2, self.grads, dims, self.gate, self.optimizer,
+                self.tag, self.theta, self.prev, self.state1, self.state2, self.grads, dims, self.gate, self.optimizer,
                 self.hyper, self.optimizer_steps, policy, eps, inputs, targets, coins, n_steps, lo, hi, want_grads,
                 losses,
             )  # fmt: skip
@@ -451,8 +466,10 @@ class KernelStack:
         kernel = self.kernel
 
         def call(lo: int, hi: int) -> int:
-            theta = self.theta
-            return kernel.predict_block(theta, dims, self.gate, mode, inputs, n_out, lo, hi, predicted, hidden, logits)
+            theta, tag = self.theta, self.tag
+            return kernel.predict_block(
+                tag, theta, dims, self.gate, mode, inputs, n_out, lo, hi, predicted, hidden, logits
+            )
 
         self._each_block(call)
         return predicted
@@ -489,4 +506,4 @@ def unpack(array, like: Sequence[Any]) -> list:
 
 
 if __name__ == "__main__":
-    _background_main(sys.argv[1] if len(sys.argv) > 1 else "float32")
+    _background_main(sys.argv[1] if len(sys.argv) > 1 else "float32", sys.argv[2] if len(sys.argv) > 2 else "lstm")

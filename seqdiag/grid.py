@@ -223,7 +223,7 @@ def run_cell(
     dev = resolve_device(device)
     name = resolve_engine(engine, config.model.cell, config.model.gate, dev).name
     if name == "numba":
-        prepare_kernels()
+        prepare_kernels(cell=config.model.cell)
     return run_sweep(config, n_seeds, train_policies, dev, engine=name, threads=threads)
 
 

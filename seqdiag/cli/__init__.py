@@ -420,8 +420,9 @@ def choose_engine(engine: Engine | str, config: Config, device: str, show_progre
         from seqdiag.render.common import stderr_console
         from seqdiag.render.progress import kernel_progress
 
-        with kernel_progress(stderr_console(), compiling=not kernels_cached(), enabled=show_progress):
-            status = prepare_kernels()
+        cell = config.model.cell
+        with kernel_progress(stderr_console(), compiling=not kernels_cached(cell=cell), enabled=show_progress):
+            status = prepare_kernels(cell=cell)
         if status.note is not None:
             print_info(status.note)
     return choice.name
