@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import contextlib
 import json
 import os
-import pickle
 import shutil
 import signal
 import subprocess
@@ -29,12 +27,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = [
-    "sequence.length=8", "model.gate=sigmoid", "model.embed_size=4", "model.hidden_size=8",
-    "train.optimizer=adam", "train.lr=0.05", "train.steps=60", "train.snapshot_every=20",
-]  # fmt: skip
-SET = [a for o in TINY for a in ("--set", o)]
-LONG = [a for o in [*TINY[:-2], "train.steps=200000", "train.snapshot_every=1000"] for a in ("--set", o)]
+sys.path.insert(0, str(ROOT / "tests"))  # the faults and the tiny setup are those of tests/test_reliability.py
+
+from run_faults import (  # noqa: E402
+    KILL_BETWEEN_RENAMES,
+    TINY,
+    as_set,
+    child_env,
+    extra,
+    fill,
+    history_first,
+    mount_tmpfs,
+    sparse,
+    summary,
+    summary_raw,
+    tensor,
+    write,
+)
+from run_faults import LONG as LONG_OVERRIDES  # noqa: E402
+from run_faults import rehash as rehash_run  # noqa: E402
+
+SET = as_set(TINY)
+LONG = as_set(LONG_OVERRIDES)
 FILES = ("config.toml", "weights.safetensors", "history.jsonl", "losses.json", "summary.json", "resume.safetensors")
 
 
@@ -51,14 +65,9 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(ROOT), **(extra or {})}
-
-
 def _seqdiag(args: list[str], cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "seqdiag", *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout
-    )
+    command = [sys.executable, "-m", "seqdiag", *args]
+    return subprocess.run(command, cwd=cwd, env=child_env(), capture_output=True, text=True, timeout=timeout)
 
 
 def _snapshot(folder: Path) -> dict[str, bytes | None]:
@@ -81,35 +90,15 @@ def _run(tmp: Path) -> Path:
     return tmp / "run"
 
 
-def _rehash(run: Path) -> None:
-    from safetensors.torch import load_file
-
-    from seqdiag.rundir import run_id
-
-    contents = {n: (run / n).read_bytes() for n in ("config.toml", "history.jsonl", "losses.json")}
-    tensors = {n: load_file(str(run / n)) for n in ("weights.safetensors", "resume.safetensors")}
-    summary = json.loads((run / "summary.json").read_text())
-    summary["run_id"] = run_id(contents, tensors)
-    (run / "summary.json").write_text(json.dumps(summary))
-
-
 def run_case(command: str, change: Callable[[Path], None], rehash: bool | int = False) -> Callable[[Path], list[str]]:
     def prepare(tmp: Path) -> list[str]:
         run = _run(tmp)
         change(run)
         if rehash:
-            _rehash(run)
+            rehash_run(run)
         return [*command.split(), str(run)]
 
     return prepare
-
-
-def write(name: str, data: str | bytes) -> Callable[[Path], None]:
-    def change(run: Path) -> None:
-        (run / name).unlink(missing_ok=True)
-        (run / name).write_bytes(data.encode() if isinstance(data, str) else data)
-
-    return change
 
 
 def remove(name: str) -> Callable[[Path], None]:
@@ -136,66 +125,6 @@ def fifo(name: str) -> Callable[[Path], None]:
     def change(run: Path) -> None:
         (run / name).unlink()
         os.mkfifo(run / name)
-
-    return change
-
-
-def sparse(name: str, size: int) -> Callable[[Path], None]:
-    def change(run: Path) -> None:
-        with open(run / name, "r+b") as fh:
-            fh.truncate(size)
-
-    return change
-
-
-def summary(**changes: object) -> Callable[[Path], None]:
-    def change(run: Path) -> None:
-        data = json.loads((run / "summary.json").read_text())
-        data.update(changes)
-        (run / "summary.json").write_text(json.dumps(data))
-
-    return change
-
-
-def summary_raw(key: str, raw: str) -> Callable[[Path], None]:
-    def change(run: Path) -> None:
-        data = json.loads((run / "summary.json").read_text())
-        data[key] = "@@"
-        (run / "summary.json").write_text(json.dumps(data).replace('"@@"', raw))
-
-    return change
-
-
-def history_first(change_line: Callable[[dict], dict | str]) -> Callable[[Path], None]:
-    def change(run: Path) -> None:
-        lines = (run / "history.jsonl").read_text().splitlines()
-        new = change_line(json.loads(lines[0]))
-        lines[0] = new if isinstance(new, str) else json.dumps(new)
-        (run / "history.jsonl").write_text("\n".join(lines) + "\n")
-
-    return change
-
-
-def tensor(file: str, key: str, value: float) -> Callable[[Path], None]:
-    def change(run: Path) -> None:
-        import torch
-        from safetensors.torch import load_file, save_file
-
-        tensors = load_file(str(run / file))
-        tensors[key] = torch.full_like(tensors[key], value)
-        save_file(tensors, str(run / file))
-
-    return change
-
-
-def extra(name: str, directory: bool = False) -> Callable[[Path], None]:
-    def change(run: Path) -> None:
-        target = run / name
-        if directory:
-            target.mkdir(parents=True)
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(pickle.dumps({"x": 1}))
 
     return change
 
@@ -241,25 +170,14 @@ def says(text: str):
 # ---- tmpfs ------------------------------------------------------------------------------------------------------
 
 
-def _mount(path: Path, size: str, read_only: bool = False) -> bool:
-    path.mkdir(parents=True, exist_ok=True)
-    options = f"size={size}" + (",ro" if read_only else "")
-    return (
-        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True).returncode == 0
-    )
-
-
 def full_disk(args_after: Callable[[Path, Path], list[str]], with_old_run: bool = False):
     def prepare(tmp: Path) -> list[str]:
         disk = tmp / "disk"
-        if not _mount(disk, "300k"):
+        if mount_tmpfs(disk, "300k") is not None:
             raise Skip("cannot mount a tmpfs")
         if with_old_run:
             shutil.copytree(BASE, disk / "run")
-        with contextlib.suppress(OSError), open(disk / "filler", "wb") as fh:
-            while True:
-                fh.write(b"\0" * 4096)
-                fh.flush()
+        fill(disk)
         return args_after(tmp, disk)
 
     return prepare
@@ -268,7 +186,7 @@ def full_disk(args_after: Callable[[Path, Path], list[str]], with_old_run: bool 
 def read_only(args_after: Callable[[Path, Path], list[str]]):
     def prepare(tmp: Path) -> list[str]:
         disk = tmp / "ro"
-        if not _mount(disk, "4M"):
+        if mount_tmpfs(disk, "4M") is not None:
             raise Skip("cannot mount a tmpfs")
         shutil.copytree(BASE, disk / "run")
         if subprocess.run(["mount", "-o", "remount,ro", str(disk)], capture_output=True).returncode:
@@ -322,9 +240,9 @@ def cases() -> list[Case]:
         Case("summary deep nesting", run_case("sample --run", write("summary.json", "[" * 200000))),
         Case("losses deep nesting", run_case("sample --run", write("losses.json", "[" * 2900))),
         Case("history deep nesting", run_case("sample --run", write("history.jsonl", "[" * 5000))),
-        Case("summary steps_done 5000 digits", run_case("sample --run", summary_raw("steps_done", "7" * 5000))),
-        Case("summary seconds 10**400", run_case("sample --run", summary_raw("seconds", str(10**400)))),
-        Case("summary seconds NaN", run_case("sample --run", summary_raw("seconds", "NaN"))),
+        Case("summary steps_done 5000 digits", run_case("sample --run", summary_raw(steps_done="7" * 5000))),
+        Case("summary seconds 10**400", run_case("sample --run", summary_raw(seconds=str(10**400)))),
+        Case("summary seconds NaN", run_case("sample --run", summary_raw(seconds="NaN"))),
         Case("summary run_format 1", run_case("sample --run", summary(run_format=1))),
         Case("summary steps_done > steps", run_case("sample --run", summary(steps_done=10**6))),
         Case("summary stopped escape", run_case("sample --run", summary(stopped="\x1b[2J\x1b]0;pwned\x07"))),
@@ -546,24 +464,10 @@ def _link(tmp: Path) -> Path:
     return tmp / "link"
 
 
-KILLER = """
-import os, signal, sys
-real = os.replace
-def replace(a, b):
-    real(a, b)
-    if ".replaced-" in str(b):
-        os.kill(os.getpid(), signal.SIGKILL)
-os.replace = replace
-from seqdiag.__main__ import main
-sys.argv = ["seqdiag", *sys.argv[1:]]
-main()
-"""
-
-
 def _killed_between_renames(tmp: Path) -> list[str]:
     run = _run(tmp)
-    subprocess.run([sys.executable, "-c", KILLER, "train", *SET, "--seed", "1", "--force", "--out", str(run)],
-                   env=_env(), capture_output=True)  # fmt: skip
+    args = ["train", *SET, "--seed", "1", "--force", "--out", str(run)]
+    subprocess.run([sys.executable, "-c", KILL_BETWEEN_RENAMES, *args], env=child_env(), capture_output=True)
     return ["sample", "--run", str(run)]
 
 
@@ -580,7 +484,7 @@ HOLDERS: dict[Path, subprocess.Popen] = {}
 
 def _two_writers(tmp: Path) -> list[str]:
     first = subprocess.Popen([sys.executable, "-m", "seqdiag", "train", *LONG, "--out", str(tmp / "run2")],
-                             cwd=tmp, env=_env(), stderr=subprocess.PIPE, text=True)  # fmt: skip
+                             cwd=tmp, env=child_env(), stderr=subprocess.PIPE, text=True)  # fmt: skip
     HOLDERS[tmp] = first
     assert first.stderr is not None
     while "training steps" not in first.stderr.readline():
@@ -642,8 +546,8 @@ def _run_one(case: Case) -> tuple[str, str]:
             return "skip", str(exc)
         before = _snapshot(tmp / "run") if (tmp / "run").exists() and case.keeps_run else None
         command = [sys.executable, *args[1:]] if args[0] == "__python__" else [sys.executable, "-m", "seqdiag", *args]
-        proc = subprocess.Popen(command, cwd=tmp, env=_env(case.env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(command, cwd=tmp, env=child_env(case.env), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
         err_head = ""
         try:
             if case.signal_after is not None:

@@ -100,9 +100,14 @@ class SequenceConfig:
     file: str = ""
     """A UTF-8 text file, one sequence per non-empty line, each character a symbol; all lines are trained as one
     batch (limits in seqdiag/task.py). Relative to the config file that names it (to the working directory for
-    --set). Empty: not used."""
+    --set). Empty: not used. Recorded as given (a path in the home folder as ~/...), never made absolute."""
+    lines: tuple[str, ...] = field(default=(), repr=False, metadata={"key": False})
+    """Not a key: the sequences read from `file` when the config was loaded (or kept by the run that trained on
+    them), so a run never reads its file again. Never written to a config file nor read from one."""
 
     def __post_init__(self) -> None:
+        if self.lines and not self.file:
+            raise ValueError("SequenceConfig.lines are the sequences read from sequence.file; set file too")
         if self.text and self.file:
             _fail("sequence.text", self.text, "give sequence.text or sequence.file, not both")
         if self.text:
@@ -270,7 +275,8 @@ class Config:
             )
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Every key, as nested plain data (what config.toml holds; not the sequences read from a file)."""
+        return _as_data(self)
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)
@@ -284,9 +290,21 @@ SECTIONS: dict[str, type] = {
 }
 
 
+def _is_key(f: dataclasses.Field) -> bool:
+    return bool(f.metadata.get("key", True))
+
+
 def _field_types(cls: type) -> dict[str, type]:
+    """The config keys of a section (or of the top level) and their types."""
     hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in dataclasses.fields(cls)}
+    return {f.name: hints[f.name] for f in dataclasses.fields(cls) if _is_key(f)}
+
+
+def _as_data(value: Any) -> Any:
+    """A config (or one section) as nested plain data of its keys alone."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _as_data(getattr(value, f.name)) for f in dataclasses.fields(value) if _is_key(f)}
+    return value
 
 
 def _coerce(key: str, value: Any, expected: type) -> Any:
@@ -465,9 +483,10 @@ def refuse_ignored(config: Config, data: dict[str, Any]) -> None:
 
 
 def _resolve_sequence_file(config: Config, origin: str, from_set: bool) -> Config:
-    """Make `sequence.file` absolute (relative to the config or preset naming it, or to the working directory for
-    --set) and check the file and the prompt against it now, before any training."""
-    from seqdiag.task import task_from_config
+    """Read `sequence.file` now (relative to the config or preset naming it, or to the working directory for --set),
+    keep its sequences in the config and the path as the user gave it, and check the prompt against them, before
+    any training."""
+    from seqdiag.task import read_sequence_file, task_from_config
 
     name = config.sequence.file
     if not name:
@@ -481,11 +500,37 @@ def _resolve_sequence_file(config: Config, origin: str, from_set: bool) -> Confi
         else:
             base = Path(origin).parent
         path = base / path
-    resolved = config.replace(sequence=dataclasses.replace(config.sequence, file=str(path.resolve())))
+    lines = tuple(read_sequence_file(path.resolve()))
+    resolved = config.replace(sequence=dataclasses.replace(config.sequence, file=recorded_path(name), lines=lines))
     task = task_from_config(resolved.sequence, resolved.sample.prompt)
     if resolved.sample.top_k > len(task.symbols):
         _fail("sample.top_k", resolved.sample.top_k, f"exceeds the vocabulary size {len(task.symbols)}")
     return resolved
+
+
+def recorded_path(name: str) -> str:
+    """`sequence.file` as a config (and so a run) records it: as the user gave it, but a path in the home folder as
+    `~/...`, so a run directory never holds the user's home path."""
+    path = Path(name).expanduser()
+    if not path.is_absolute():
+        return name
+    try:
+        return str(Path("~") / path.relative_to(Path.home()))
+    except (ValueError, RuntimeError):  # outside the home folder, or no home folder known
+        return name
+
+
+def with_overrides(config: Config, overrides: list[str]) -> Config:
+    """`config` with `key=value` overrides applied as --set applies them. The sequences read from its file are kept
+    (the file is not read again); a sequence.file the overrides change is read anew, from the working directory.
+
+    Raises:
+        ConfigError: naming the key and the bad value.
+    """
+    changed = config_from_dict(apply_overrides(config.to_dict(), overrides))
+    if changed.sequence.file and changed.sequence.file == config.sequence.file and config.sequence.lines:
+        return changed.replace(sequence=dataclasses.replace(changed.sequence, lines=config.sequence.lines))
+    return _resolve_sequence_file(changed, "--set", from_set=True)
 
 
 def describe(config: Config) -> str:
@@ -495,7 +540,7 @@ def describe(config: Config) -> str:
         section = getattr(config, name)
         items = " ".join(
             f"{k}={v!r}" if isinstance(v, str) else f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
-            for k, v in dataclasses.asdict(section).items()
+            for k, v in _as_data(section).items()
             if v != ""  # an unused text or file
         )
         parts.append(f"[{name}] {items}")

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from seqdiag.config import Config, apply_overrides, config_from_dict
+from seqdiag.config import Config, with_overrides
 from seqdiag.errors import RunFailure
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ Summary = dict[str, Any]
 
 def fixed_config(config: Config, changes: list[str]) -> Config:
     """`config` with the `key=value` changes applied, as `--set` applies them."""
-    return config_from_dict(apply_overrides(config.to_dict(), changes))
+    return with_overrides(config, changes)
 
 
 def measure_fixes(report: CompareReport, measure: Callable[[Config, list[str]], Summary]) -> CompareReport:

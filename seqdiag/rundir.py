@@ -5,8 +5,12 @@
     history.jsonl        one snapshot a line: step, loss, every procedure's output and accuracy
     losses.json          the loss at every step
     summary.json         versions, seed, steps done, whether it was interrupted or stopped, timings, the threads
-                         and engine it ran with (`runtime`), and `run_id`, a hash of the other five files' contents
+                         and engine it ran with (`runtime`), and `run_id`, a hash of the other files' contents
     resume.safetensors   the optimizer's state and the generators' states, so `train --resume` continues exactly
+    sequences.txt        only for a `sequence.file` task: its sequences, one a line, as read when it trained. The run
+                         keeps them, so it loads, samples, compares and resumes when moved to another folder or
+                         machine, or when the text file was edited or deleted; config.toml records the file's path
+                         as the user gave it (never made absolute), for the record
 
 A run directory appears whole or not at all: everything is written (and synced) into a hidden sibling folder
 `.NAME.partial-PID`, which is then renamed into place; `--force` first renames the old run aside to
@@ -24,6 +28,7 @@ without being opened.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import hashlib
 import json
@@ -55,10 +60,12 @@ from seqdiag.lock import write_lock
 from seqdiag.model import build_model
 from seqdiag.procedures import NAMES as PROCEDURE_NAMES
 from seqdiag.sequence import SequenceSet
+from seqdiag.task import MAX_FILE_BYTES, parse_sequences, task_from_config
 from seqdiag.train import TrainResult, make_optimizer
 
 RUN_FORMAT = 2  # 2: resume.safetensors, summary `stopped`
 FILES = ("config.toml", "weights.safetensors", "history.jsonl", "losses.json", "summary.json", "resume.safetensors")
+SEQUENCES = "sequences.txt"  # beside FILES in a run of a sequence file, and only there
 # The tensors each optimizer keeps per parameter (torch's state_dict names); hyperparameters come from the config.
 OPTIMIZER_STATE = {"rmsprop": {"step", "square_avg"}, "adam": {"step", "exp_avg", "exp_avg_sq"}, "sgd": set()}
 # Optimizer state that is a running average of squares: negative only in a corrupted file.
@@ -67,6 +74,7 @@ NON_NEGATIVE_STATE = {"square_avg", "exp_avg_sq"}
 # Size limits, checked (with fstat) before a file is read, so a huge or sparse file is refused at once.
 MAX_CONFIG_BYTES = 1 << 20  # config.toml: a config is a few hundred bytes
 MAX_SUMMARY_BYTES = 1 << 20  # summary.json: versions, counts and the final outputs
+MAX_SEQUENCE_BYTES = MAX_FILE_BYTES  # sequences.txt: what a sequence file may hold
 LOSS_BYTES = 32  # losses.json: per step done (a float's JSON text and its separator)
 HISTORY_REQUIRED = ("teacher", "free", "zeros", "refeed")  # the procedures every saved history has had
 SNAPSHOT_BYTES = 1024  # history.jsonl: per snapshot, besides 8 bytes per output symbol
@@ -105,8 +113,9 @@ def run_id(files: dict[str, bytes], tensors: dict[str, dict[str, torch.Tensor]])
     summary.json records it; a reader recomputes it, so files of two runs mixed together are caught.
     """
     digest = hashlib.sha256()
-    for name in ("config.toml", "history.jsonl", "losses.json"):
-        digest.update(name.encode() + b"\0" + files[name] + b"\0")
+    for name in ("config.toml", "history.jsonl", "losses.json", SEQUENCES):
+        if name in files:  # sequences.txt: in a run of a sequence file only
+            digest.update(name.encode() + b"\0" + files[name] + b"\0")
     for name in ("weights.safetensors", "resume.safetensors"):
         for key, value in sorted(tensors[name].items()):
             value = value.detach().cpu().contiguous()
@@ -116,7 +125,7 @@ def run_id(files: dict[str, bytes], tensors: dict[str, dict[str, torch.Tensor]])
 
 
 def _run_files(result: TrainResult) -> dict[str, bytes]:
-    """The six files' contents, as bytes."""
+    """The run's files' contents, as bytes: the six, and the sequences of a sequence file."""
     tensors = {
         "weights.safetensors": {k: v.detach().cpu().contiguous() for k, v in result.model.state_dict().items()},
         "resume.safetensors": _resume_tensors(result),
@@ -126,6 +135,8 @@ def _run_files(result: TrainResult) -> dict[str, bytes]:
         "history.jsonl": "".join(json.dumps(asdict(snap)) + "\n" for snap in result.history).encode(),
         "losses.json": json.dumps(result.losses[0]).encode(),
     }
+    if result.config.sequence.file:
+        files[SEQUENCES] = "".join(f"{line}\n" for line in task_from_config(result.config.sequence).bodies).encode()
     summary = summary_of(result) | {"run_id": run_id(files, tensors)}
     files["summary.json"] = (json.dumps(summary, indent=2) + "\n").encode()
     metadata = {"seqdiag_version": __version__}
@@ -164,7 +175,7 @@ def _write_folder(folder: Path, files: dict[str, bytes]) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir()
     try:
-        for name in FILES:
+        for name in (SEQUENCES, *FILES) if SEQUENCES in files else FILES:  # FILES whole: sequences.txt is there too
             _write_bytes(folder / name, files[name])
         _sync_dir(folder)
     except BaseException:
@@ -407,11 +418,12 @@ def _open_files(path: Path, directory: int) -> _Files:
         names = sorted(os.listdir(directory))
     except OSError as exc:
         raise RunError(f"{path}: cannot list it: {exc.strerror or exc}") from None
-    others = [n for n in names if n not in FILES]
+    others = [n for n in names if n not in (*FILES, SEQUENCES)]
     if others and len(others) < len(names):
         name = others[0] if others[0].isprintable() and len(others[0]) <= 80 else shown(others[0], 60)
         raise RunError(
-            f"{path / name}: not a file seqdiag writes (a run holds exactly {', '.join(FILES)}); seqdiag never "
+            f"{path / name}: not a file seqdiag writes (a run holds exactly {', '.join(FILES)}, and {SEQUENCES} "
+            "for a sequence file); seqdiag never "
             "opens other files (one could be a pickle, which runs code when loaded), so this run is refused; "
             "move it out of the run directory"
         )
@@ -420,8 +432,8 @@ def _open_files(path: Path, directory: int) -> _Files:
         raise RunError(f"{path}: not a seqdiag run (none of {', '.join(FILES)})")
     fds: dict[str, int] = {}
     try:
-        for name in FILES:
-            if name in missing:
+        for name in (*FILES, SEQUENCES):
+            if name in missing or name not in names:
                 continue
             try:
                 fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=directory)
@@ -571,6 +583,26 @@ def _read_config(files: _Files) -> tuple[Config, bytes]:
         raise RunError(f"{file}: not readable TOML (nested too deeply)") from None
     except ConfigError as exc:
         raise RunError(f"{file}: {exc}") from None
+
+
+def _read_sequences(files: _Files, config: Config) -> tuple[Config, bytes | None]:
+    """The config with the sequences its run kept (a run of a sequence file never reads that file again), and
+    sequences.txt as read (None for other tasks, which have none)."""
+    file = files.path / SEQUENCES
+    if not config.sequence.file:
+        if SEQUENCES in files.fds:
+            raise RunError(f"{file}: not a file of this run (its config names no sequence.file); move it out")
+        return config, None
+    if SEQUENCES not in files.fds:
+        raise RunError(f"{files.path}: incomplete run, missing {SEQUENCES} (the sequences of {config.sequence.file})")
+    data = files.read(SEQUENCES, MAX_SEQUENCE_BYTES, "a sequence file")
+    try:
+        lines = tuple(parse_sequences(data, str(file)))
+        config = config.replace(sequence=dataclasses.replace(config.sequence, lines=lines))
+        task_from_config(config.sequence, config.sample.prompt)  # the prompt leaves each sequence a symbol to predict
+        return config, data
+    except ConfigError as exc:
+        raise RunError(str(exc)) from None
 
 
 def _tensor_limit(expected: dict[str, torch.Tensor]) -> int:
@@ -754,6 +786,7 @@ def load_run(path: Path, device: str = "cpu") -> TrainResult:
     with _opened(path) as files:
         summary = _read_summary(files)
         config, config_bytes = _read_config(files)
+        config, sequences_bytes = _read_sequences(files, config)
         steps_done = summary["steps_done"]
         if steps_done > config.train.steps:
             raise RunError(
@@ -769,6 +802,8 @@ def load_run(path: Path, device: str = "cpu") -> TrainResult:
         losses, losses_bytes = _read_losses(files, steps_done)
     if "run_id" in summary:
         contents = {"config.toml": config_bytes, "history.jsonl": history_bytes, "losses.json": losses_bytes}
+        if sequences_bytes is not None:
+            contents[SEQUENCES] = sequences_bytes
         found = run_id(contents, {"weights.safetensors": weights, "resume.safetensors": resume})
         if found != summary["run_id"]:
             raise RunError(

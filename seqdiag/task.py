@@ -87,6 +87,18 @@ def read_sequence_file(path: Path, key: str = "sequence.file") -> list[str]:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
+    return parse_sequences(data, where)
+
+
+def parse_sequences(data: bytes, where: str) -> list[str]:
+    """The non-empty lines of UTF-8 text, checked against this module's limits; `where` heads every error.
+
+    Raises:
+        ConfigError: not UTF-8 text (binary), empty, too large, too many lines, a line too long, or too many
+            distinct symbols.
+    """
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{where}: {len(data):,} bytes; at most {MAX_FILE_BYTES:,}")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -114,14 +126,15 @@ def read_sequence_file(path: Path, key: str = "sequence.file") -> list[str]:
 
 
 def task_from_config(config: SequenceConfig, prompt: int = 0) -> Task:
-    """The task a `[sequence]` section describes (`sequence.file` must already be an absolute path or relative to
-    the working directory; `seqdiag.config.load_config` resolves it).
+    """The task a `[sequence]` section describes. A file's sequences are those the config keeps (`lines`: read once
+    by `seqdiag.config.load_config`, or kept by a run); only a config built without them reads `file`, from the
+    working directory.
 
     Raises:
         ConfigError: the file is unusable, or the prompt leaves a sequence nothing to predict but its end.
     """
     if config.file:
-        bodies = tuple(read_sequence_file(Path(config.file)))
+        bodies = config.lines or tuple(read_sequence_file(Path(config.file).expanduser()))
         marker = choose_marker("".join(bodies), config.start_symbol)
         source = f"file {Path(config.file).name} ({len(bodies)} sequences)"
     elif config.text:

@@ -25,23 +25,31 @@ from pathlib import Path
 
 import pytest
 import torch
+from run_faults import (
+    KILL_BETWEEN_RENAMES,
+    LONG,
+    TINY,
+    as_set,
+    child_env,
+    extra,
+    fill,
+    history_first,
+    mount_tmpfs,
+    rehash,
+    sparse,
+    summary_raw,
+    tensor,
+    then_rehash,
+    write,
+)
 from safetensors.torch import load_file, save_file
 
 from seqdiag.cli import app
 from seqdiag.config import load_config
-from seqdiag.rundir import _run_files, fallback_dir, load_run, run_id, save_run
+from seqdiag.rundir import _run_files, fallback_dir, load_run, save_run
 from seqdiag.train import train
 
-ROOT = Path(__file__).resolve().parents[1]
-TINY = [
-    "sequence.length=8", "model.gate=sigmoid", "model.embed_size=4", "model.hidden_size=8",
-    "train.optimizer=adam", "train.lr=0.05", "train.steps=60", "train.snapshot_every=20",
-]  # fmt: skip
-LONG = [*TINY[:-2], "train.steps=200000", "train.snapshot_every=1000"]  # stopped by the test long before the end
-
-
-def _set(overrides: list[str]) -> list[str]:
-    return [arg for o in overrides for arg in ("--set", o)]
+_set = as_set
 
 
 def _files(run: Path) -> dict[str, bytes]:
@@ -63,7 +71,7 @@ def _hidden(folder: Path) -> list[str]:
 
 
 def _popen(args: list[str], cwd: Path, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_env()
     return subprocess.Popen(
         [sys.executable, "-m", "seqdiag", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=cwd, **kwargs,
@@ -97,33 +105,15 @@ def saved(tmp_path, two_runs) -> Path:
     return save_run(two_runs[0], tmp_path / "run")
 
 
-def _rehash(run: Path) -> None:
-    """Record the run_id of the files as they are now (for tests that craft contents the writer never would)."""
-    contents = {name: (run / name).read_bytes() for name in ("config.toml", "history.jsonl", "losses.json")}
-    tensors = {name: load_file(str(run / name)) for name in ("weights.safetensors", "resume.safetensors")}
-    summary = json.loads((run / "summary.json").read_text())
-    summary["run_id"] = run_id(contents, tensors)
-    (run / "summary.json").write_text(json.dumps(summary))
-
-
 @contextlib.contextmanager
 def _tmpfs(path: Path, size: str = "1M") -> Iterator[Path]:
-    path.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip() or done.returncode})")
+    refused = mount_tmpfs(path, size)
+    if refused is not None:
+        pytest.skip(f"cannot mount a tmpfs here ({refused})")
     try:
         yield path
     finally:
         subprocess.run(["umount", "-l", str(path)], capture_output=True)
-
-
-def _fill(folder: Path) -> None:
-    """Fill the filesystem of `folder` to the last byte."""
-    with contextlib.suppress(OSError), open(folder / "filler", "wb") as fh:
-        while True:
-            fh.write(b"\0" * 4096)
-            fh.flush()
 
 
 def _disk_full_under(monkeypatch, root: Path) -> None:
@@ -172,7 +162,7 @@ def test_1_disk_full_keeps_the_old_run_and_saves_the_training_elsewhere(runner, 
 @pytest.mark.slow
 def test_1_disk_full_on_a_real_tmpfs(tmp_path):
     with _tmpfs(tmp_path / "small", "256k") as small:
-        _fill(small)
+        fill(small)
         proc = _popen(["train", *_set(TINY), "--out", str(small / "run")], tmp_path)
         _, err = proc.communicate(timeout=120)
         fallback = Path(err.split("saved in ", 1)[-1].split(" instead", 1)[0]) if "saved in " in err else None
@@ -320,23 +310,10 @@ def test_4_stale_folders_are_removed_only_when_their_process_is_gone(runner, tmp
 
 # 5. Killed between the two renames of --force: the next run finishes the replacement --------------------------
 
-KILL_BETWEEN_RENAMES = """
-import os, signal, sys
-real = os.replace
-def replace(src, dst):
-    real(src, dst)
-    if ".replaced-" in str(dst):
-        os.kill(os.getpid(), signal.SIGKILL)
-os.replace = replace
-from seqdiag.__main__ import main
-sys.argv = ["seqdiag", *sys.argv[1:]]
-main()
-"""
-
 
 @pytest.mark.slow
 def test_5_replace_killed_between_renames_is_finished_by_the_next_run(runner, tmp_path, saved):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = child_env()
     args = ["train", *_set(TINY), "--seed", "1", "--force", "--out", str(saved)]
     done = subprocess.run([sys.executable, "-c", KILL_BETWEEN_RENAMES, *args], env=env, capture_output=True)
     assert done.returncode == -signal.SIGKILL
@@ -462,63 +439,19 @@ def test_8_stop_signal_during_import_exits_quietly(tmp_path, delay, signum):
 HUGE_INT = "7" * 5000
 
 
-def _summary(**changes) -> Callable[[Path], None]:
-    def change(run: Path) -> None:
-        text = json.dumps(json.loads((run / "summary.json").read_text()) | {k: "@" for k in changes})
-        for key, raw in changes.items():
-            text = text.replace(f'"{key}": "@"', f'"{key}": {raw}')
-        (run / "summary.json").write_text(text)
-
-    return change
+_summary = summary_raw
 
 
 def _history_line(change: Callable[[dict], dict | str]) -> Callable[[Path], None]:
-    def apply(run: Path) -> None:
-        lines = (run / "history.jsonl").read_text().splitlines()
-        edited = change(json.loads(lines[0]))
-        lines[0] = edited if isinstance(edited, str) else json.dumps(edited)
-        (run / "history.jsonl").write_text("\n".join(lines) + "\n")
-        _rehash(run)
-
-    return apply
+    return then_rehash(history_first(change))
 
 
 def _write(name: str, text: str, rehash: bool = True) -> Callable[[Path], None]:
-    def apply(run: Path) -> None:
-        (run / name).write_text(text)
-        if rehash:
-            _rehash(run)
-
-    return apply
-
-
-def _sparse(name: str, size: int) -> Callable[[Path], None]:
-    def apply(run: Path) -> None:
-        with open(run / name, "r+b") as fh:
-            fh.truncate(size)
-
-    return apply
-
-
-def _extra(name: str) -> Callable[[Path], None]:
-    def apply(run: Path) -> None:
-        target = run / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        import pickle
-
-        target.write_bytes(pickle.dumps({"x": 1}))
-
-    return apply
+    return then_rehash(write(name, text)) if rehash else write(name, text)
 
 
 def _optimizer_state(key: str, value: float) -> Callable[[Path], None]:
-    def apply(run: Path) -> None:
-        tensors = load_file(str(run / "resume.safetensors"))
-        tensors[key] = torch.full_like(tensors[key], value)
-        save_file(tensors, str(run / "resume.safetensors"))
-        _rehash(run)
-
-    return apply
+    return then_rehash(tensor("resume.safetensors", key, value))
 
 
 RUN_CASES: list[tuple[str, Callable[[Path], None], str]] = [
@@ -546,15 +479,15 @@ RUN_CASES: list[tuple[str, Callable[[Path], None], str]] = [
     ("12-history-escapes", _history_line(lambda d: d | {"outputs": d["outputs"] | {"free": "\x1b[2J\x1b]0;pwned\x07"}}),
      "an output holds something other than"),
     # 13. files seqdiag does not write: refused by name, never opened
-    *[(f"13-extra-{name.strip()}", _extra(name), "not a file seqdiag writes") for name in (
+    *[(f"13-extra-{name.strip()}", extra(name), "not a file seqdiag writes") for name in (
         "checkpoint.pth.tar", "model.pkl.gz", "model.pt2", "model.dill", "x.pt~", "model.pt ", "sub/model.pt",
         "model", "optimizer.safetensors.bak")],
     # 14. huge (sparse) files: refused by size before reading
-    ("14-history-4G", _sparse("history.jsonl", 4 << 30), "history.jsonl: 4,294,967,296 bytes, over the limit"),
-    ("14-config-1G", _sparse("config.toml", 1 << 30), "config.toml: 1,073,741,824 bytes, over the limit"),
-    ("14-summary-1G", _sparse("summary.json", 1 << 30), "over the limit"),
-    ("14-losses-1G", _sparse("losses.json", 1 << 30), "over the limit"),
-    ("14-weights-1G", _sparse("weights.safetensors", 1 << 30), "over the limit"),
+    ("14-history-4G", sparse("history.jsonl", 4 << 30), "history.jsonl: 4,294,967,296 bytes, over the limit"),
+    ("14-config-1G", sparse("config.toml", 1 << 30), "config.toml: 1,073,741,824 bytes, over the limit"),
+    ("14-summary-1G", sparse("summary.json", 1 << 30), "over the limit"),
+    ("14-losses-1G", sparse("losses.json", 1 << 30), "over the limit"),
+    ("14-weights-1G", sparse("weights.safetensors", 1 << 30), "over the limit"),
     # 15. errors that must not mislead
     ("15-adam-step-negative", _optimizer_state("optimizer.0.step", -5.0), "is not a step count of this run"),
     ("15-adam-exp-avg-sq-negative", _optimizer_state("optimizer.0.exp_avg_sq", -1.0),
@@ -575,7 +508,7 @@ def test_9_to_15_hostile_run_files_are_one_line_exit_2(runner, tmp_path, saved, 
 
 @pytest.mark.slow
 def test_12_and_14_history_of_4_gigabytes_is_refused_at_once(runner, saved):
-    _sparse("history.jsonl", 4 << 30)(saved)
+    sparse("history.jsonl", 4 << 30)(saved)
     started = time.perf_counter()
     _one_error(runner.invoke(app, ["sample", "--run", str(saved)]), 2, "over the limit")
     assert time.perf_counter() - started < 30  # was 40 s and 8.7 GB; now fstat says no before reading
@@ -638,7 +571,7 @@ def test_17_huge_weights_sample_without_a_traceback(runner, saved):
     tensors = load_file(str(saved / "weights.safetensors"))
     tensors = {k: (v / max(float(v.abs().max()), 1e-30)).clamp(-1, 1) * 3e38 for k, v in tensors.items()}
     save_file(tensors, str(saved / "weights.safetensors"))
-    _rehash(saved)
+    rehash(saved)
     for args in (
         ["sample", "--temperature", "1"],
         ["compare", "--temperature", "1", "--rollouts", "50"],

@@ -476,15 +476,14 @@ def trained(
     """A trained model: loaded from --run (trained by the engine it records), or trained now from the resolved
     config with `engine`. Returns (result, source)."""
     if run is not None:
-        from seqdiag.config import apply_overrides, config_from_dict, refuse_ignored
+        from seqdiag.config import refuse_ignored, with_overrides
         from seqdiag.rundir import load_run
 
         result = load_run(run, device)
         for note in result.notes:
             print_info(note)
         if sample_overrides(sample):  # decoding options may still be chosen for a saved run, checked against it
-            data = apply_overrides(result.config.to_dict(), sample_overrides(sample))
-            result.config = config_from_dict(data)
+            result.config = with_overrides(result.config, sample_overrides(sample))
             refuse_ignored(result.config, {})
         return result, str(run)
     assert resolved is not None, "a config is resolved whenever no --run is given"

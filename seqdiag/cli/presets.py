@@ -24,7 +24,8 @@ def presets(json_: JsonOpt = False, debug: DebugOpt = False) -> None:
 
         summaries = preset_summaries()
         if json_:
-            print_json({"command": "presets", "presets": [dataclasses.asdict(p) for p in summaries]})
+            listed = [{**dataclasses.asdict(p), "config": p.config.to_dict()} for p in summaries]
+            print_json({"command": "presets", "presets": listed})
             return
         from seqdiag.render.common import stdout_console
         from seqdiag.render.presets import render_presets
