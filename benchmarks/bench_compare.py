@@ -9,11 +9,12 @@ Everything runs end to end in a fresh Python process on one torch thread, in one
 - bare hard_sigmoid loop: the 2015 model written directly with torch, autograd through a per-step loop;
 - `seqdiag compare --json --engine torch` (today's engine) and `--engine numba` with the kernel cache warm:
   training, snapshots of every procedure every 100 steps, the diagnosis and its probes;
-- cold: with an empty kernel cache (SEQDIAG_CACHE_DIR pointed at a new folder), `--engine auto` (which
-  compiles in the background and computes this run with torch; the compile's own time is measured apart)
-  and `--engine numba` (which compiles in the foreground, as a labelled step).
+- cold: with an empty kernel cache (SEQDIAG_CACHE_DIR pointed at a new folder), `--engine auto`, which
+  compiles the kernels first (a labelled step) and then computes with numba, as every later run does; the
+  compile alone and a later load of the cached kernels are timed apart.
 
-Targets: warm numba compare <= 0.5x the bare nn.LSTM loop; the cold auto run no slower than the torch engine.
+Targets: warm numba compare <= 0.5x the bare nn.LSTM loop; the cold first run no slower than the torch engine's
+(today's) in the same run.
 """
 
 from __future__ import annotations
@@ -144,13 +145,12 @@ def main() -> None:
             runs[name].append(_run(command))
     cold: dict[str, float] = {}
     if not args.no_cold:
-        with tempfile.TemporaryDirectory() as auto_cache, tempfile.TemporaryDirectory() as numba_cache:
+        with tempfile.TemporaryDirectory() as auto_cache, tempfile.TemporaryDirectory() as compile_cache:
             env = {"SEQDIAG_CACHE_DIR": auto_cache}
-            cold["compare --engine auto (cold: torch, compiling in the background)"] = _run(compare, env)
-            cold["  background compile, finished after the run by"] = _run([py, "-c", WAIT_FOR_KERNELS], env)
-            numba_env = {"SEQDIAG_CACHE_DIR": numba_cache}
-            cold["compare --engine numba (cold: compiles first)"] = _run([*compare, "--engine", "numba"], numba_env)
-            cold["  then loading the cached kernels, in a new process"] = _run([py, "-c", WAIT_FOR_KERNELS], numba_env)
+            cold["compare (cold cache: auto compiles first, then numba)"] = _run(compare, env)
+            cold["  then loading the cached kernels, in a new process"] = _run([py, "-c", WAIT_FOR_KERNELS], env)
+            compile_env = {"SEQDIAG_CACHE_DIR": compile_cache}
+            cold["  the one-time compile alone, in a new process"] = _run([py, "-c", WAIT_FOR_KERNELS], compile_env)
     uptime_after = _uptime()
     best = {name: min(values) for name, values in runs.items()}
     reference = best.get("bare nn.LSTM loop", float("nan"))
@@ -164,7 +164,10 @@ def main() -> None:
     if cold:
         cold_auto = next(iter(cold.values()))
         today = best["compare --engine torch"]
-        print(f"target: cold first run no slower than the torch engine: {cold_auto:.2f} s vs {today:.2f} s")
+        print(
+            f"target: cold first run no slower than the torch engine: {cold_auto:.2f} s vs {today:.2f} s "
+            f"({cold_auto / today:.2f}x)"
+        )
     print(f"after: {uptime_after}")
     import torch
 
@@ -178,6 +181,7 @@ def main() -> None:
         "ratio_to_nn_lstm_loop": {name: value / reference for name, value in best.items()},
         "target_warm_numba_ratio": 0.5,
         "warm_numba_ratio": warm_ratio,
+        "cold_ratio_to_torch_engine": (next(iter(cold.values())) / best["compare --engine torch"]) if cold else None,
         "commands": {name: " ".join(c[1:3]) if "-c" in c else " ".join(c[1:]) for name, c in commands.items()},
         "torch": torch.__version__,
         "cpu_count": os.cpu_count(),

@@ -15,13 +15,17 @@ accuracy; all procedures and splits are fitted together as one batch.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from seqdiag.policy import Rollout
 from seqdiag.probes import DRIFT_TOLERANCE
+from seqdiag.sparkline import sparkline
+from seqdiag.table import Column, Row, TableSpec, styled
 
 PROBE_SPLITS = 4
 PROBE_STEPS = 200
@@ -51,6 +55,39 @@ class DriftReport:
 
     def get(self, mode: str) -> ProcedureDrift | None:
         return next((p for p in self.procedures if p.mode == mode), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def table(self) -> TableSpec:
+        """One row per procedure: the step it leaves the band, its largest distance, the probe, and the distance per
+        step as a sparkline (every row on one scale)."""
+        top = max((p.max_distance for p in self.procedures), default=0.0)
+        rows = tuple(
+            Row(
+                (
+                    p.mode,
+                    styled("stays", "good") if p.left_at is None else styled(f"step {p.left_at}", "bad"),
+                    f"{p.max_distance:.2f} @{p.max_at}",
+                    styled(f"{p.probe_accuracy:.0%}", "bad" if p.probe_accuracy >= 0.75 else ""),
+                    sparkline(p.distances, low=0.0, high=top if top > 0 else 1.0),
+                )
+            )
+            for p in self.procedures
+        )
+        return TableSpec(
+            title="Hidden-state drift from the teacher-forced trajectory",
+            caption=f"distance = L2 per step (bars scaled to {top:.2f}) · band = {self.tolerance:g} · probe = "
+            f"held-out accuracy of a linear classifier (50% = indistinguishable), trained on {self.probe}",
+            columns=(
+                Column("procedure"),
+                Column("leaves band", justify="right"),
+                Column("max", justify="right"),
+                Column("probe", justify="right"),
+                Column("distance per step", no_wrap=True),
+            ),
+            rows=rows,
+        )
 
 
 def linear_probe(

@@ -6,7 +6,8 @@
   sampling procedures compiled to machine code, without per-op dispatch. CPU only; covers the LSTM, GRU and
   plain RNN cells with hard_sigmoid or sigmoid gates, every training policy and optimizer. Needs numba
   (`pip install numba`; from a checkout `pip install -e '.[fast]'`).
-- auto: numba where it is installed and covers the config, else torch (the reason is said once).
+- auto: numba where it is installed and covers the config (a cold kernel cache is compiled first, in the
+  foreground), else torch (the reason is said once).
 
 The compiled kernels are cached in a user cache directory (`kernel_cache_dir`), keyed by the numba version,
 Python version and the kernel's source; a manifest of file digests, written after each compile, is checked
@@ -42,6 +43,10 @@ MANIFEST = "manifest.json"
 BLOCK = 128
 
 
+class KernelCacheError(SeqdiagError):
+    """The kernel cache folder cannot be created or written (`auto` then falls back to torch)."""
+
+
 @dataclass(frozen=True)
 class EngineChoice:
     """The engine a run computes with, what was asked for, and why they differ (None when they do not)."""
@@ -73,12 +78,12 @@ def kernel_gap(cell: str, gate: str, device: str) -> str | None:
     return None
 
 
-def resolve_engine(name: str, cell: str, gate: str, device: str, background: bool = True) -> EngineChoice:
+def resolve_engine(name: str, cell: str, gate: str, device: str) -> EngineChoice:
     """Map an --engine choice to the engine that will compute.
 
-    `auto` never waits for a compile: when the kernels are not in the cache yet it starts compiling them in a
-    background process (with `background`) and this run computes with torch; `numba` compiles in the
-    foreground (`prepare_kernels`).
+    `auto` takes numba wherever it is installed and covers the config, cached kernels or not: a cold cache is
+    compiled first, in the foreground (`prepare_kernels`, shown as a labelled step), so the first run computes
+    with the same engine, and ends the same way, as every later one.
 
     Raises:
         SeqdiagError: an unknown engine, or `numba` asked for where numba is not installed.
@@ -89,11 +94,7 @@ def resolve_engine(name: str, cell: str, gate: str, device: str, background: boo
         return EngineChoice("torch", name)
     gap = kernel_gap(cell, gate, device)
     if gap is None:
-        if name == "numba" or kernels_cached(cell=cell):
-            return EngineChoice("numba", name)
-        started = background and start_background_compile(cell=cell)
-        where = "started" if started else "under way"
-        return EngineChoice("torch", name, f"the numba kernels' one-time compile is {where} in the background")
+        return EngineChoice("numba", name)
     if name == "numba" and not numba_installed():
         raise SeqdiagError(f"--engine numba: {gap}")
     return EngineChoice("torch", name, f"fell back: {gap}")
@@ -191,38 +192,19 @@ def kernels_cached(dtype: str = "float32", cell: str = "lstm") -> bool:
     return _compiled_key(dtype, cell) in _compiled(kernel_cache_dir())
 
 
-def _compile_lock(folder: Path, wait: bool):
-    """An exclusive lock on the cache folder while its kernels are checked or compiled (one process at a time).
-
-    Returns the open lock file (close it to release), or None when `wait` is False and another process holds it.
-    """
+def _compile_lock(folder: Path):
+    """An exclusive lock on the cache folder while its kernels are checked or compiled (one process at a time;
+    a second waits, then loads what the first compiled). Returns the open lock file: close it to release."""
     import fcntl
 
     folder.parent.mkdir(parents=True, exist_ok=True)
     handle = open(folder.parent / f".{folder.name}.lock", "w")  # noqa: SIM115 - held until released
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
-    except BlockingIOError:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    except BaseException:
         handle.close()
-        return None
+        raise
     return handle
-
-
-def start_background_compile(dtype: str = "float32", cell: str = "lstm") -> bool:
-    """Compile `cell`'s kernels into the cache in a detached process; False when one is already compiling."""
-    import subprocess
-
-    probe = _compile_lock(kernel_cache_dir(), wait=False)
-    if probe is None:
-        return False
-    probe.close()
-    # At the lowest priority: on a busy machine the run in the foreground, not the compile, gets the CPU.
-    subprocess.Popen(
-        [sys.executable, "-m", "seqdiag.engine", dtype, cell],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        preexec_fn=lambda: os.nice(19),
-    )  # fmt: skip
-    return True
 
 
 def prepare_kernels(dtype: str = "float32", cell: str = "lstm") -> KernelStatus:
@@ -230,6 +212,9 @@ def prepare_kernels(dtype: str = "float32", cell: str = "lstm") -> KernelStatus:
 
     Only that cell's kernels: another cell's are compiled when a run first needs them. Waits for a compile
     another process is running. Safe to call repeatedly; later calls return at once.
+
+    Raises:
+        KernelCacheError: the cache folder cannot be created or locked.
     """
     import time
 
@@ -239,12 +224,17 @@ def prepare_kernels(dtype: str = "float32", cell: str = "lstm") -> KernelStatus:
             return _loaded[key]
         started = time.perf_counter()
         folder = kernel_cache_dir()
-        lock = _compile_lock(folder, wait=True)
+        try:
+            lock = _compile_lock(folder)
+        except OSError as error:
+            raise KernelCacheError(
+                f"the kernel cache {folder} cannot be written ({error.strerror or error}); "
+                f"point ${CACHE_ENV} at a writable folder"
+            ) from None
         try:
             return _prepare_locked(folder, dtype, cell, started)
         finally:
-            if lock is not None:
-                lock.close()
+            lock.close()
 
 
 def _prepare_locked(folder: Path, dtype: str, cell: str, started: float) -> KernelStatus:
@@ -255,9 +245,13 @@ def _prepare_locked(folder: Path, dtype: str, cell: str, started: float) -> Kern
     note = check_cache(folder) if not _loaded else None
     kernel = _import_kernel(folder)
     misses_before = _misses(kernel)
-    _warm(kernel, dtype, cell)
-    compiled = _misses(kernel) > misses_before
     key = _compiled_key(dtype, cell)
+    helper = _compile_aside(folder, dtype, cell, "predict") if key not in _compiled(folder) else None
+    _warm(kernel, dtype, cell, ("train",) if helper is not None else ("train", "predict"))
+    if helper is not None:
+        helper.wait()
+        _warm(kernel, dtype, cell, ("predict",))  # a load when the helper compiled it, else the compile itself
+    compiled = _misses(kernel) > misses_before
     if compiled or key not in _compiled(folder):
         folder.mkdir(parents=True, exist_ok=True)
         manifest = {"files": _digests(folder), "compiled": sorted(_compiled(folder) | {key})}
@@ -267,13 +261,24 @@ def _prepare_locked(folder: Path, dtype: str, cell: str, started: float) -> Kern
     return status
 
 
-def _background_main(dtype: str, cell: str) -> None:
-    """`python -m seqdiag.engine DTYPE CELL`: compile the kernels unless another process is already at it."""
-    lock = _compile_lock(kernel_cache_dir(), wait=False)
-    if lock is None:
-        return
-    lock.close()
-    prepare_kernels(dtype, cell)
+def _compile_aside(folder: Path, dtype: str, cell: str, which: str):
+    """Compile one kernel into the cache in a second process while this one compiles the other (numba compiles
+    on one core); None where only one CPU is available. The caller holds the cache's lock, and checks what it
+    loads afterwards as usual: if the helper fails, the caller compiles that kernel itself."""
+    import subprocess
+
+    if len(os.sched_getaffinity(0)) < 2:
+        return None
+    code = "import sys; from seqdiag.engine import _compile_in_helper; _compile_in_helper(*sys.argv[1:])"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, str(folder), dtype, cell, which],
+        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _compile_in_helper(folder: str, dtype: str, cell: str, which: str) -> None:
+    """The second process of `_compile_aside`."""
+    _warm(_import_kernel(Path(folder)), dtype, cell, (which,))
 
 
 def _import_kernel(folder: Path):
@@ -298,9 +303,9 @@ def _misses(kernel) -> int:
     return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers(kernel))
 
 
-def _warm(kernel, dtype: str, cell: str) -> None:
-    """Call `cell`'s kernels once on a tiny problem with the argument types real calls use: loads or compiles
-    them."""
+def _warm(kernel, dtype: str, cell: str, which: Sequence[str] = ("train", "predict")) -> None:
+    """Call `cell`'s kernels named in `which` once on a tiny problem with the argument types real calls use:
+    loads or compiles them (numba compiles `train_block` and `predict_block` once per cell, see `seqdiag.kernel`)."""
     import numpy as np
 
     stack = KernelStack.__new__(KernelStack)
@@ -317,8 +322,10 @@ def _warm(kernel, dtype: str, cell: str) -> None:
     stack.hyper = np.array([1e-3, 0.9, 1e-6, 0.999], np.float64)
     stack.optimizer_steps, stack.threads, stack.n = 0, 1, 1
     inputs = np.zeros(steps, np.int64)
-    stack.train(1, kernel.POLICY_TEACHER, np.ones(1), inputs, inputs, None, want_grads=False)
-    stack.predict(kernel.MODE_TEACHER, inputs, steps)
+    if "train" in which:
+        stack.train(1, kernel.POLICY_TEACHER, np.ones(1), inputs, inputs, None, want_grads=False)
+    if "predict" in which:
+        stack.predict(kernel.POLICY_TEACHER, kernel.STATE_CARRIED, inputs, steps)
 
 
 def kernel_param_count(v: int, e: int, h: int, cell: str = "lstm") -> int:
@@ -330,7 +337,7 @@ def kernel_param_count(v: int, e: int, h: int, cell: str = "lstm") -> int:
 # --- a stack of models in the kernel's layout ----------------------------------------------------------------
 
 POLICY_CODES = {"teacher": 0, "zeros": 1, "free": 2, "scheduled": 3}
-MODE_CODES = {"teacher": 0, "zeros": 1, "free": 2, "refeed": 3}
+STATE_CODES = {"carried": 0, "prefix": 1, "fresh": 2}
 GATE_CODES = {"hard_sigmoid": 0, "sigmoid": 1}
 OPTIMIZER_CODES = {"rmsprop": 0, "adam": 1, "sgd": 2}
 ADAM_BETAS = (0.9, 0.999)  # torch's defaults, which make_optimizer uses
@@ -453,8 +460,19 @@ class KernelStack:
         self.optimizer_steps += taken
         return taken, losses
 
-    def predict(self, mode: int, inputs, n_out: int, hidden=None, logits=None):
-        """predicted (N, n_out) symbols of a sampling procedure (argmax); fills hidden/logits when given."""
+    @staticmethod
+    def runs(procedure) -> bool:
+        """Whether the kernel runs this procedure (`seqdiag.procedures.Procedure`): its policy and state
+        handling, decoded by argmax (snapshots always are)."""
+        return procedure.policy in ("teacher", "zeros", "free") and procedure.state in STATE_CODES
+
+    def run_procedure(self, procedure, inputs, n_out: int, hidden=None, logits=None):
+        """predicted (N, n_out) symbols of `procedure` (argmax); see `predict`."""
+        return self.predict(POLICY_CODES[procedure.policy], STATE_CODES[procedure.state], inputs, n_out, hidden, logits)
+
+    def predict(self, policy: int, state: int, inputs, n_out: int, hidden=None, logits=None):
+        """predicted (N, n_out) symbols of a sampling procedure (argmax): its input policy and state handling
+        (`POLICY_CODES`, `STATE_CODES`); fills hidden/logits when given."""
         import numpy as np
 
         predicted = np.zeros((self.n, n_out), np.int64)
@@ -468,7 +486,7 @@ class KernelStack:
         def call(lo: int, hi: int) -> int:
             theta, tag = self.theta, self.tag
             return kernel.predict_block(
-                tag, theta, dims, self.gate, mode, inputs, n_out, lo, hi, predicted, hidden, logits
+                tag, theta, dims, self.gate, policy, state, inputs, n_out, lo, hi, predicted, hidden, logits
             )
 
         self._each_block(call)
@@ -503,7 +521,3 @@ def unpack(array, like: Sequence[Any]) -> list:
         out.append(flat[:, start : start + size].reshape(t.shape).to(t.dtype).clone())
         start += size
     return out
-
-
-if __name__ == "__main__":
-    _background_main(sys.argv[1] if len(sys.argv) > 1 else "float32", sys.argv[2] if len(sys.argv) > 2 else "lstm")

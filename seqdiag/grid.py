@@ -216,14 +216,19 @@ def run_cell(
     import torch
 
     from seqdiag.device import resolve_device
-    from seqdiag.engine import prepare_kernels, resolve_engine
+    from seqdiag.engine import KernelCacheError, prepare_kernels, resolve_engine
     from seqdiag.sweep import run_sweep
 
     torch.set_num_threads(threads)
     dev = resolve_device(device)
     name = resolve_engine(engine, config.model.cell, config.model.gate, dev).name
     if name == "numba":
-        prepare_kernels(cell=config.model.cell)
+        try:
+            prepare_kernels(cell=config.model.cell)
+        except KernelCacheError:
+            if engine == "numba":
+                raise
+            name = "torch"
     return run_sweep(config, n_seeds, train_policies, dev, engine=name, threads=threads)
 
 

@@ -43,7 +43,7 @@ from numba.extending import overload
 GATE_HARD, GATE_SIGMOID = 0, 1
 OPT_RMSPROP, OPT_ADAM, OPT_SGD = 0, 1, 2
 POLICY_TEACHER, POLICY_ZEROS, POLICY_FREE, POLICY_SCHEDULED = 0, 1, 2, 3
-MODE_TEACHER, MODE_ZEROS, MODE_FREE, MODE_REFEED = 0, 1, 2, 3
+STATE_CARRIED, STATE_PREFIX, STATE_FRESH = 0, 1, 2  # a procedure's state handling (`seqdiag.procedures`)
 
 HARD_SLOPE = 0.2
 HARD_OFFSET = 0.5
@@ -146,6 +146,25 @@ def offsets(v, e, h, g):
     o_wo = o_b + g
     o_bo = o_wo + h * v
     return o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, o_bo + v
+
+
+@njit(cache=True, error_model="numpy")
+def _take(a, lo, hi):
+    """Columns lo:hi of a (P, N) array as a new contiguous (P, hi - lo) array (explicit loops: numba's slice
+    copies take seconds each to compile)."""
+    out = np.empty((a.shape[0], hi - lo), a.dtype)
+    for r in range(a.shape[0]):
+        for m in range(hi - lo):
+            out[r, m] = a[r, lo + m]
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _put(a, lo, block):
+    """Write a (P, L) block back into columns lo:lo + L of a (P, N) array."""
+    for r in range(block.shape[0]):
+        for m in range(block.shape[1]):
+            a[r, lo + m] = block[r, m]
 
 
 @njit(cache=True, error_model="numpy")
@@ -284,7 +303,9 @@ def _gru_step(tag, th, v, e, h, gate, tab, sym, shared, hprev, aprev, act, aux, 
     offset = act.dtype.type(HARD_OFFSET)
     one = act.dtype.type(1.0)
     zero = act.dtype.type(0.0)
-    act[:, :] = zero
+    for j in range(g):
+        for m in range(lanes):
+            act[j, m] = zero
     _add_recurrent(th, o_whh, h, g, hprev, act)  # R alone: torch adds P to the finished product
     for q in range(h):
         for m in range(lanes):
@@ -487,10 +508,10 @@ def train_block(
     lanes = hi - lo
     dt = theta.dtype.type
     o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, p = offsets(v, e, h, g)
-    th = np.ascontiguousarray(theta[:, lo:hi])
-    pv = np.ascontiguousarray(prev[:, lo:hi])
-    s1 = np.ascontiguousarray(state1[:, lo:hi])
-    s2 = np.ascontiguousarray(state2[:, lo:hi])
+    th = _take(theta, lo, hi)
+    pv = _take(prev, lo, hi)
+    s1 = _take(state1, lo, hi)
+    s2 = _take(state2, lo, hi)
     gr = np.zeros((p, lanes), theta.dtype)
     emb = np.empty((v + 1, e, lanes), theta.dtype)
     tab = np.empty((v + 1, g, lanes), theta.dtype)
@@ -677,28 +698,29 @@ def train_block(
                 for m in range(lanes):
                     pv[r, m] = th[r, m]
                     th[r, m] += minus_lr * gr[r, m]
-    theta[:, lo:hi] = th
-    prev[:, lo:hi] = pv
-    state1[:, lo:hi] = s1
-    state2[:, lo:hi] = s2
+    _put(theta, lo, th)
+    _put(prev, lo, pv)
+    _put(state1, lo, s1)
+    _put(state2, lo, s2)
     return taken
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def predict_block(tag, theta, dims, gate, mode, inputs, n_out, lo, hi, predicted, hidden, logits):
+def predict_block(tag, theta, dims, gate, policy, state, inputs, n_out, lo, hi, predicted, hidden, logits):
     """Run a sampling procedure (argmax decoding) on the models in columns lo:hi; tag: the cell (`cell_tag`).
 
-    mode: MODE_TEACHER / MODE_ZEROS (open loop), MODE_FREE (the prediction fed back, state carried),
-    MODE_REFEED (each step re-runs the whole prefix fed so far from a fresh state). n_out steps.
-    predicted (N, n_out) symbols; hidden (N, n_out, H) and logits (N, n_out, V), float, written when
-    their first dimension is N (pass (0, 0, 0) arrays to skip them).
+    A procedure is an input policy after the start symbol (POLICY_TEACHER, POLICY_ZEROS or POLICY_FREE: the
+    prediction fed back) and a state handling: STATE_CARRIED (the state flows from step to step), STATE_PREFIX
+    (each step re-runs the whole prefix fed so far from a zero state), STATE_FRESH (each step starts from a
+    zero state and sees only its own input). n_out steps. predicted (N, n_out) symbols; hidden (N, n_out, H)
+    and logits (N, n_out, V), float, written when their first dimension is N (pass (0, 0, 0) arrays to skip).
     """
     blocks, aux_blocks = _sizes(tag)
     v, e, h = dims[0], dims[1], dims[2]
     g = blocks * h
     a = aux_blocks * h
     lanes = hi - lo
-    th = np.ascontiguousarray(theta[:, lo:hi])
+    th = _take(theta, lo, hi)
     emb = np.empty((v + 1, e, lanes), theta.dtype)
     tab = np.empty((v + 1, g, lanes), theta.dtype)
     _table(th, v, e, h, g, emb, tab)
@@ -713,20 +735,22 @@ def predict_block(tag, theta, dims, gate, mode, inputs, n_out, lo, hi, predicted
     for m in range(lanes):
         fed[0, m] = inputs[0]
     for t in range(n_out):
-        if mode == MODE_REFEED:
-            first = 0
-            hs[:, :, :] = 0.0
-            aux[:, :, :] = 0.0
-        else:
-            first = t
+        first = 0 if state == STATE_PREFIX else t
         for u in range(first, t + 1):
             src = u % 2
             dst = (u + 1) % 2
+            if u == first and state != STATE_CARRIED:
+                for q in range(h):
+                    for m in range(lanes):
+                        hs[src, q, m] = 0.0
+                for q in range(a):
+                    for m in range(lanes):
+                        aux[src, q, m] = 0.0
             if u == 0:
                 shared = inputs[0]
-            elif mode == MODE_TEACHER:
+            elif policy == POLICY_TEACHER:
                 shared = inputs[u]
-            elif mode == MODE_ZEROS:
+            elif policy == POLICY_ZEROS:
                 shared = v
             else:
                 shared = -1

@@ -10,12 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 from seqdiag import procedures
 from seqdiag.config import Config
-from seqdiag.probes import InputReliance, input_reliance
-from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover
+from seqdiag.probes import InputReliance, input_reliance_over
+from seqdiag.recovery import (
+    DEFAULT_INJECT_AT,
+    Recovery,
+    every_sequence_json,
+    inject_and_recover,
+    recover_every_sequence,
+)
 from seqdiag.sampling import run_procedure, trace_of
+from seqdiag.table import CellValue, Column, Row, Span, TableSpec, assemble, mark
 from seqdiag.train import TrainResult, training_policy
 
 
@@ -56,6 +64,7 @@ class PolicyRow:
     final_epsilon: float | None  # scheduled sampling: the chance of the true symbol at the last step
     recovery: Recovery
     reliance: InputReliance
+    recoveries: list[Recovery] | None = None  # with several sequences: error recovery on each, in task order
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,72 @@ class PolicyMatrix:
 
     def row(self, train: str) -> PolicyRow:
         return next(r for r in self.rows if r.train == train)
+
+    def to_json(self) -> dict[str, Any]:
+        """`matrix` (one object per cell) and `matrix_policies` (one per training policy)."""
+        return {
+            "matrix": [
+                {
+                    "train": c.train,
+                    "sample": c.sample,
+                    "accuracy": c.accuracy,
+                    "end_symbol": c.end_symbol,
+                    "first_divergence": c.first_divergence,
+                    "correct": c.correct,
+                    "targets": c.targets,
+                    "pattern_accuracy": c.pattern_accuracy,
+                    "diagonal": c.diagonal,
+                    "output": c.output,
+                }
+                for c in self.cells
+            ],
+            "matrix_policies": [
+                {
+                    "train": r.train,
+                    "final_loss": r.final_loss,
+                    "steps": r.steps,
+                    "recovery": r.recovery.to_json(),
+                    "reliance": r.reliance.to_json(),
+                    **({} if r.recoveries is None else {"recovery_sequences": every_sequence_json(r.recoveries)}),
+                }
+                for r in self.rows
+            ],
+        }
+
+    def table(self) -> TableSpec:
+        """Rows = training policies, columns = procedures; a cell is right/targets, the end symbol and the first
+        divergence, the diagonal in bold with a `*` (visible in plain text and exports too)."""
+        rows = []
+        for policy in self.policies:
+            eps = self.row(policy).final_epsilon
+            cells: list[CellValue] = [policy if eps is None else f"{policy} (ε→{eps:.2f})"]
+            for sample in self.samples:
+                c = self.cell(policy, sample)
+                where = "none" if c.first_divergence is None else f"@{c.first_divergence}"
+                cells.append(
+                    assemble(
+                        f"{c.correct}/{c.targets}",
+                        " end ",
+                        mark(c.end_symbol),
+                        Span(f" · {where}", "muted"),
+                        *([Span(" *", "strong")] if c.diagonal else []),
+                        style="good" if c.pattern_right else "bad",
+                        overlay="strong" if c.diagonal else "",
+                    )
+                )
+            cells.append(f"{self.row(policy).final_loss:.4f}")
+            rows.append(Row(tuple(cells)))
+        return TableSpec(
+            title="Policy matrix: rows = what training fed, columns = what sampling feeds",
+            caption="cell = right/targets · end symbol ✓/✗ (— never reached) · first divergence · * (bold) = "
+            "diagonal (sampled as trained; scheduled ends feeding predictions, so its diagonal is free)",
+            columns=(
+                Column("train", style="strong"),
+                *(Column(sample, no_wrap=True) for sample in self.samples),
+                Column("final loss", justify="right"),
+            ),
+            rows=tuple(rows),
+        )
 
 
 def policy_config(config: Config, policy: str) -> Config:
@@ -112,7 +187,10 @@ def build_matrix(
                 if policy == "scheduled"
                 else None,
                 recovery=inject_and_recover(model, sequence, inject_at),
-                reliance=input_reliance(model, sequence),
+                reliance=input_reliance_over(model, result.task.sequences),
+                recoveries=recover_every_sequence(model, result.task.sequences, inject_at)
+                if len(result.task.sequences) > 1
+                else None,
             )
         )
     return PolicyMatrix(list(results), list(procedures.COLUMNS), cells, rows)

@@ -43,6 +43,13 @@ MODE_STYLE = {
     }
     for i, p in enumerate(procedures.REGISTRY.values())
 }
+
+
+def legend_label(mode: str) -> str:
+    """A procedure in a legend: its name and its label from the registry ("zeros (zero inputs)")."""
+    return f"{mode} ({procedures.REGISTRY[mode].label})" if mode in procedures.REGISTRY else mode
+
+
 # Wider lines first, so a procedure that coincides with an earlier one still shows under it.
 LINE_WIDTH = {name: max(1.2, 6.0 - 2.2 * i) for i, name in enumerate(procedures.NAMES)}
 DPI = 120
@@ -257,7 +264,7 @@ def accuracy_figure(curves: RunCurves):
         ax.plot(
             steps,
             values,
-            label=mode,
+            label=legend_label(mode),
             linewidth=LINE_WIDTH.get(mode, 1.2),
             drawstyle="steps-post",
             alpha=0.45 if mode == "teacher" else 0.9,
@@ -341,7 +348,7 @@ def drift_figure(curves: RunCurves):
         if mode == "teacher":
             continue
         style = MODE_STYLE.get(mode, {})
-        ax.plot(range(len(proc.drift)), proc.drift, label=mode, markersize=4, linewidth=1.2, **style)
+        ax.plot(range(len(proc.drift)), proc.drift, label=legend_label(mode), markersize=4, linewidth=1.2, **style)
     ax.axhline(
         curves.drift_tolerance,
         color="#888888",

@@ -8,12 +8,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from seqdiag.model import SequenceModel, State
 from seqdiag.sequence import ToySequence
+from seqdiag.table import Column, Row, TableSpec
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class InputReliance:
     other_symbol_trials: int
     changed_by_zero_input: int  # over `steps`
     changed_by_state_reset: int  # true input, fresh zero state; over `steps`
+    sequences: int = 1  # the sequences of the task the counts sum over
 
     @property
     def other_symbol_share(self) -> float:
@@ -87,6 +91,54 @@ class InputReliance:
     @property
     def state_reset_share(self) -> float:
         return self.changed_by_state_reset / max(1, self.steps)
+
+    def to_json(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if self.sequences == 1:
+            del data["sequences"]  # one sequence: the JSON stays as it was before tasks had several
+        return {
+            **data,
+            "other_symbol_share": self.other_symbol_share,
+            "zero_input_share": self.zero_input_share,
+            "state_reset_share": self.state_reset_share,
+        }
+
+    def cells(self) -> tuple[str, str, str]:
+        """changed/trials (share) under each ablation: another symbol, a zero vector, a state reset."""
+        return (
+            f"{self.changed_by_other_symbol}/{self.other_symbol_trials} ({self.other_symbol_share:.0%})",
+            f"{self.changed_by_zero_input}/{self.steps} ({self.zero_input_share:.0%})",
+            f"{self.changed_by_state_reset}/{self.steps} ({self.state_reset_share:.0%})",
+        )
+
+
+def input_reliance_over(model: SequenceModel, sequences: list[ToySequence], model_index: int = 0) -> InputReliance:
+    """`input_reliance` on every sequence of a task, the counts summed (so the shares weigh every step alike)."""
+    parts = [input_reliance(model, s, model_index) for s in sequences]
+    return InputReliance(
+        steps=sum(p.steps for p in parts),
+        changed_by_other_symbol=sum(p.changed_by_other_symbol for p in parts),
+        other_symbol_trials=sum(p.other_symbol_trials for p in parts),
+        changed_by_zero_input=sum(p.changed_by_zero_input for p in parts),
+        changed_by_state_reset=sum(p.changed_by_state_reset for p in parts),
+        sequences=len(parts),
+    )
+
+
+def reliance_table(models: list[tuple[str, InputReliance]]) -> TableSpec:
+    """One row per trained model (its label, its reliance): the share of predictions each ablation changes."""
+    sequences = max((r.sequences for _, r in models), default=1)
+    return TableSpec(
+        title="Input reliance: teacher-forced predictions changed by an ablation",
+        caption="other symbol / zero vector: the input replaced, state kept · state reset: true input, fresh state "
+        "· high input shares = a lookup on the input; a high state share = carried by the state"
+        + (f" · summed over all {sequences} sequences" if sequences > 1 else ""),
+        columns=(
+            Column("model"),
+            *(Column(name, justify="right") for name in ("other symbol", "zero vector", "state reset")),
+        ),
+        rows=tuple(Row((label, *reliance.cells())) for label, reliance in models),
+    )
 
 
 @torch.no_grad()

@@ -16,7 +16,9 @@ it is never back for good (a match over less than a period at the very end is ch
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -24,6 +26,7 @@ from seqdiag import judgement
 from seqdiag.model import SequenceModel
 from seqdiag.policy import Decoding, InputPolicy, unroll
 from seqdiag.sequence import ToySequence
+from seqdiag.table import CellValue, Column, Row, TableSpec, assemble, steps_after, styled
 
 DEFAULT_INJECT_AT = (3, 10, 20)
 
@@ -79,6 +82,85 @@ class Recovery:
     @property
     def resynced(self) -> int:
         return sum(i.resyncs_after is not None for i in self.injections)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def cells(self) -> list[CellValue]:
+        """Free-running without injection, then per injection how soon it is back (continued, original targets)."""
+        first = self.baseline_first_divergence
+        cells: list[CellValue] = [styled("all right", "good") if first is None else styled(f"off at {first}", "bad")]
+        for injection in self.injections:
+            cont, back = steps_after(injection.continues_after), steps_after(injection.resyncs_after)
+            cells.append(assemble("cont. ", cont, ", back ", back))
+        return cells
+
+
+@torch.no_grad()
+def recover_every_sequence(
+    model: SequenceModel, sequences: list[ToySequence], inject_at: tuple[int, ...] | list[int] = DEFAULT_INJECT_AT
+) -> list[Recovery]:
+    """`inject_and_recover` on each sequence, at the steps of `inject_at` that fall inside it (a step past a short
+    sequence is left out there, not moved, so that a step means the same step in every sequence)."""
+    return [inject_and_recover(model, s, [k for k in inject_at if 1 <= k <= s.steps - 2]) for s in sequences]
+
+
+def every_sequence_json(recoveries: list[Recovery]) -> list[dict[str, Any]]:
+    """Each sequence's recovery, with its index in the task."""
+    return [{"sequence": i, **r.to_json()} for i, r in enumerate(recoveries)]
+
+
+def recovery_totals_table(models: list[tuple[str, list[Recovery]]], steps: list[int]) -> TableSpec | None:
+    """Several sequences: one row per trained model (its label, its recovery on each sequence), one column per
+    injection step; a cell counts the sequences injected at that step that came back."""
+    if not models or not steps:
+        return None
+    rows = []
+    for label, recoveries in models:
+        right = sum(r.baseline_first_divergence is None for r in recoveries)
+        cells: list[CellValue] = [
+            label,
+            styled(f"{right}/{len(recoveries)} all right", "good" if right == len(recoveries) else "bad"),
+        ]
+        for k in steps:
+            at = [i for r in recoveries for i in r.injections if i.step == k]
+            if not at:
+                cells.append(styled("—", "muted"))
+                continue
+            cont = sum(i.continues_after is not None for i in at)
+            back = sum(i.resyncs_after is not None for i in at)
+            cells.append(f"cont. {cont}/{len(at)}, back {back}/{len(at)}")
+        rows.append(Row(tuple(cells)))
+    return TableSpec(
+        title=f"Error recovery: a wrong symbol forced into free-running, in each of {len(models[0][1])} sequences",
+        caption="cell = sequences injected at that step that came back: cont. = on the sequence continued from the "
+        "injected symbol (another place it occurs) · back = on the original targets · — = no sequence that long · "
+        "no injection = sequences free-running gets all right",
+        columns=(
+            Column("model", no_wrap=True),
+            Column("no injection", no_wrap=True),
+            *(Column(f"step {k}", no_wrap=True) for k in steps),
+        ),
+        rows=tuple(rows),
+    )
+
+
+def recovery_table(models: list[tuple[str, Recovery]]) -> TableSpec | None:
+    """One row per trained model (its label, its recovery), one column per injection (the first model's words).
+    None when nothing was injected."""
+    if not models or not models[0][1].injections:
+        return None
+    return TableSpec(
+        title="Error recovery: a wrong symbol forced into free-running",
+        caption="cont. = back on the pattern continued from the injected symbol · back = back on the original "
+        "targets · after r = r wrong predictions first (0 = at once) · never = not back for good by the pattern's end",
+        columns=(
+            Column("model", no_wrap=True),
+            Column("no injection", no_wrap=True),
+            *(Column(f"step {i.step}: {i.fed!r} for {i.replaced!r}", no_wrap=True) for i in models[0][1].injections),
+        ),
+        rows=tuple(Row((label, *recovery.cells())) for label, recovery in models),
+    )
 
 
 def injection_steps(requested: tuple[int, ...] | list[int], length: int) -> list[int]:

@@ -17,12 +17,21 @@ from seqdiag.history import HistoryStats, Snapshot, history_stats
 from seqdiag.matrix import PolicyMatrix
 from seqdiag.outcomes import Outcomes, outcomes
 from seqdiag.policy import Decoding, unroll
-from seqdiag.probes import InputNovelty, InputReliance, input_novelty, input_reliance
-from seqdiag.recovery import DEFAULT_INJECT_AT, Recovery, inject_and_recover
+from seqdiag.probes import InputNovelty, InputReliance, input_novelty, input_reliance_over, reliance_table
+from seqdiag.recovery import (
+    DEFAULT_INJECT_AT,
+    Recovery,
+    every_sequence_json,
+    inject_and_recover,
+    recover_every_sequence,
+    recovery_table,
+    recovery_totals_table,
+)
 from seqdiag.rollouts import RolloutStats, rollout_stats
 from seqdiag.sampling import Trace, run_procedure, trace_of
 from seqdiag.schema import SCHEMA_VERSION
 from seqdiag.stability import Stability, stability
+from seqdiag.table import TableSpec
 from seqdiag.train import TrainResult, training_policy
 
 
@@ -60,6 +69,7 @@ class CompareReport:
     trained: Trace | None = None  # the model run on what training fed, when that is not teacher forcing
     outcomes: Outcomes | None = None  # every procedure on every sequence of the task
     shown: int = 0  # the sequence the traces and depth measurements are of
+    recoveries: list[Recovery] | None = None  # with several sequences: error recovery on each, in task order
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -86,6 +96,11 @@ class CompareReport:
             "summary": self.summary(),
         }
 
+    @property
+    def several(self) -> bool:
+        """Whether the task has several sequences (the per-step traces are then of one of them, `shown`)."""
+        return self.outcomes is not None and len(self.outcomes.rows) > 1
+
     def summary(self) -> dict[str, Any]:
         """The run in four numbers: right per procedure, targets, late loss spikes, lost teacher-forced steps.
 
@@ -111,60 +126,82 @@ def summary_of(traces: dict[str, Trace], stability: Stability | None, over: Outc
     }
 
 
-def _reliance_json(reliance: InputReliance) -> dict[str, Any]:
-    return {
-        **dataclasses.asdict(reliance),
-        "other_symbol_share": reliance.other_symbol_share,
-        "zero_input_share": reliance.zero_input_share,
-        "state_reset_share": reliance.state_reset_share,
-    }
-
-
 def depth_json(report: CompareReport) -> dict[str, Any]:
-    """The sections beyond the per-step traces: drift, reliance, recovery, stability, rollouts, matrix."""
-    data: dict[str, Any] = {"reliance": _reliance_json(report.reliance)}
+    """The sections beyond the per-step traces: drift, reliance, recovery, stability, rollouts, matrix (each
+    measurement's own JSON). With several sequences, a section measured on one of them says which (`sequence`)."""
+    data: dict[str, Any] = {"reliance": report.reliance.to_json()}
     if report.outcomes is not None:
         data.update(outcomes_json(report.outcomes, report.shown))
-    if report.drift is not None:
-        data["drift"] = dataclasses.asdict(report.drift)
-    if report.recovery is not None:
-        data["recovery"] = dataclasses.asdict(report.recovery)
-    if report.stability is not None:
-        st = report.stability
-        data["stability"] = {
-            **dataclasses.asdict(st),
-            "spikes": [{**dataclasses.asdict(x), "ratio": round(x.ratio, 4)} for x in st.spikes],
-        }
-    if report.rollouts is not None:
-        data["rollouts"] = dataclasses.asdict(report.rollouts)
+    for key, measured in (
+        ("drift", report.drift),
+        ("recovery", report.recovery),
+        ("stability", report.stability),
+        ("rollouts", report.rollouts),
+    ):
+        if measured is not None:
+            data[key] = measured.to_json()
+            if report.several:
+                data[key]["sequence"] = report.shown
+    if report.recoveries is not None:
+        data["recovery_sequences"] = every_sequence_json(report.recoveries)
     if report.matrix is not None:
-        m = report.matrix
-        data["matrix"] = [
-            {
-                "train": c.train,
-                "sample": c.sample,
-                "accuracy": c.accuracy,
-                "end_symbol": c.end_symbol,
-                "first_divergence": c.first_divergence,
-                "correct": c.correct,
-                "targets": c.targets,
-                "pattern_accuracy": c.pattern_accuracy,
-                "diagonal": c.diagonal,
-                "output": c.output,
-            }
-            for c in m.cells
-        ]
-        data["matrix_policies"] = [
-            {
-                "train": r.train,
-                "final_loss": r.final_loss,
-                "steps": r.steps,
-                "recovery": dataclasses.asdict(r.recovery),
-                "reliance": _reliance_json(r.reliance),
-            }
-            for r in m.rows
-        ]
+        data.update(report.matrix.to_json())
+        if report.several:
+            data["matrix_sequence"] = 0  # the policy matrix samples each model on the task's first sequence
     return data
+
+
+def depth_tables(report: CompareReport) -> list[TableSpec]:
+    """The depth sections' tables, in reading order, each drawn by its measurement; the reliance table is always
+    there. With a policy matrix, reliance and recovery have one row per trained model. With several sequences, a
+    table measured on one of them says which in its title."""
+    own = f"trained {report.config.train.policy}"
+    rows = report.matrix.rows if report.matrix is not None else []
+    tables = [
+        _of_shown(report, report.matrix.table(), 0) if report.matrix is not None else None,
+        _of_shown(report, report.drift.table()) if report.drift is not None else None,
+        reliance_table([(f"trained {r.train}", r.reliance) for r in rows] or [(own, report.reliance)]),
+        _recovery_table(report, own),
+        _counting_table(report),
+        _of_shown(report, report.rollouts.table()) if report.rollouts is not None else None,
+    ]
+    return [t for t in tables if t is not None]
+
+
+def _recovery_table(report: CompareReport, own: str) -> TableSpec | None:
+    """Error recovery: with several sequences, counted over every sequence; else the one sequence's."""
+    rows = report.matrix.rows if report.matrix is not None else []
+    if report.recoveries is not None:
+        models = [(f"trained {r.train}", r.recoveries or []) for r in rows] or [(own, report.recoveries)]
+        steps = sorted({i.step for _, recoveries in models for r in recoveries for i in r.injections})
+        return recovery_totals_table(models, steps)
+    if report.recovery is None:
+        return None
+    return recovery_table([(f"trained {r.train}", r.recovery) for r in rows] or [(own, report.recovery)])
+
+
+def _of_shown(report: CompareReport, spec: TableSpec | None, index: int | None = None) -> TableSpec | None:
+    """A table measured on one sequence (`index`, default the detailed one), its title saying which when there are
+    several."""
+    if spec is None or not report.several or report.outcomes is None:
+        return spec
+    index = report.shown if index is None else index
+    return dataclasses.replace(spec, title=f"{spec.title} · sequence {index} ({report.outcomes.rows[index].text!r})")
+
+
+def _counting_table(report: CompareReport) -> TableSpec | None:
+    """Counting: where the end symbol comes out is of the detailed sequence; the history columns are of every one."""
+    if report.stability is None:
+        return None
+    spec = report.stability.table()
+    if not report.several or report.outcomes is None:
+        return spec
+    text = report.outcomes.rows[report.shown].text
+    return dataclasses.replace(
+        spec,
+        caption=f"{spec.caption} · end symbol predicted at: sequence {report.shown} ({text!r}); right from, stable "
+        f"from: all {len(report.outcomes.rows)} sequences at once",
+    )
 
 
 def outcomes_json(o: Outcomes, shown: int) -> dict[str, Any]:
@@ -262,7 +299,7 @@ def build_compare(
         fed = as_trained.inputs[0, 0]
         train_fed = torch.cat([train_fed, fed]) if config.train.policy == "scheduled" else fed
     novelty = {m: input_novelty(train_fed, r.inputs[0, 0]) for m, r in rollouts.items()}
-    reliance = input_reliance(model, sequence)
+    reliance = input_reliance_over(model, task.sequences)  # every sequence, counts summed
     symbols = sequence.vocabulary.symbols
     training_symbols = sorted(
         {None if float(v.abs().sum()) == 0 else symbols[int(v.argmax())] for v in train_fed.cpu()},
@@ -275,6 +312,7 @@ def build_compare(
         drift_inputs["free"] = batch  # the probe then sees every rollout's states
     drift = hidden_drift_report(drift_inputs, seed=config.seed)
     recovery = inject_and_recover(model, sequence, inject_at)
+    recoveries = recover_every_sequence(model, task.sequences, inject_at) if len(task.sequences) > 1 else None
     targets = task.target_text()  # every sequence's, as the history holds them
     steady = stability(
         traces,
@@ -337,6 +375,7 @@ def build_compare(
         trained=trained,
         outcomes=per_sequence,
         shown=shown,
+        recoveries=recoveries,
     )
 
 

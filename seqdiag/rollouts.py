@@ -7,7 +7,9 @@ divergence step and the accuracy over them.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -16,6 +18,7 @@ from seqdiag.model import SequenceModel
 from seqdiag.policy import Decoding, Rollout
 from seqdiag.sampling import run_procedure
 from seqdiag.sequence import ToySequence
+from seqdiag.table import Column, Row, TableSpec
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,29 @@ class RolloutStats:
     divergence_quartiles: list[float] | None  # over the rollouts that diverged
     divergence_histogram: list[tuple[int, int, int]]  # (from step, to step, rollouts), over those that diverged
     distinct_outputs: int
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def table(self) -> TableSpec:
+        """The first divergence's distribution over the rollouts, as a histogram; the rest in the caption."""
+        top = max((count for _, _, count in self.divergence_histogram), default=0)
+        rows = [Row((f"{lo}–{hi}", str(count), "█" * round(30 * count / top) if top else "")) for lo, hi, count in
+                self.divergence_histogram]  # fmt: skip
+        rows.append(Row(("never", str(self.all_right), "")))
+        return TableSpec(
+            title=f"{self.rollouts} {self.mode} rollouts at temperature {self.temperature:g}, "
+            f"top-k {self.top_k or 'all'}",
+            caption=f"{self.all_right}/{self.rollouts} all right · pattern right {self.pattern_right} · end symbol "
+            f"right {self.end_symbol_right} · {self.distinct_outputs} distinct outputs · accuracy mean "
+            f"{self.accuracy_mean:.2f}, quartiles {' / '.join(f'{q:.2f}' for q in self.accuracy_quartiles)}",
+            columns=(
+                Column("first divergence at steps"),
+                Column("rollouts", justify="right"),
+                Column("", no_wrap=True),
+            ),
+            rows=tuple(rows),
+        )
 
 
 def _quartiles(values: torch.Tensor) -> list[float]:

@@ -9,14 +9,17 @@ denominators (kept as data; no mechanism is inferred from them).
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from seqdiag import judgement, procedures
 from seqdiag.history import Snapshot, is_right
 from seqdiag.sampling import Trace
+from seqdiag.table import Column, Row, TableSpec
 
 SPIKE_WINDOW = 50  # a spike is judged against the median loss of the previous this many steps
 SPIKE_FACTOR = 1.75  # ... and counts when the loss exceeds that median by this factor
@@ -66,6 +69,50 @@ class Stability:
 
     def largest_spikes(self, count: int = 5) -> list[LossSpike]:
         return sorted(self.spikes, key=lambda s: -s.ratio)[:count]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **dataclasses.asdict(self),
+            "spikes": [{**dataclasses.asdict(x), "ratio": round(x.ratio, 4)} for x in self.spikes],
+        }
+
+    def table(self) -> TableSpec:
+        """Counting: per procedure, where it emits the end symbol and when its pattern and its end symbol were first
+        right and stable in the history; the loss spikes and teacher-forced flips in the caption."""
+        spikes = self.largest_spikes(3)
+        caption = (
+            f"end symbol due at step {self.target_step} · loss spikes after near-convergence: {len(self.spikes)}"
+            + (" (largest at " + ", ".join(f"{x.step}: {x.ratio:.1f}×" for x in spikes) + ")" if spikes else "")
+            + f" · teacher-forced flips after first right: {len(self.teacher_flips)}"
+        )
+        curves = {c.mode: c for c in self.curves}
+        never = "never"
+        rows = []
+        for mode, step in self.end_step.items():
+            c = curves.get(mode)
+            learned = (
+                ["—"] * 4
+                if c is None
+                else [
+                    never if x is None else str(x)
+                    for x in (c.pattern_first_right, c.pattern_stable_from, c.end_first_right, c.end_stable_from)
+                ]
+            )
+            rows.append(Row((mode, never if step is None else f"step {step}", *learned)))
+        headers = (
+            "procedure",
+            "end symbol predicted at",
+            "pattern right from",
+            "stable from",
+            "end symbol right from",
+            "stable from ",
+        )
+        return TableSpec(
+            title="Counting: the end symbol apart from the pattern",
+            caption=caption,
+            columns=tuple(Column(h, justify="left" if h == "procedure" else "right") for h in headers),
+            rows=tuple(rows),
+        )
 
 
 def _first_and_stable(flags: list[bool], steps: list[int]) -> tuple[int | None, int | None]:

@@ -397,14 +397,12 @@ def _kernel_snapshots(kernel, sequence: ToySequence, step: int, loss_values: lis
 def _kernel_rows(kernel, sequence: ToySequence) -> dict[str, list[list[int]]]:
     """Each procedure's predicted symbols (N rows): by the kernel where it implements the procedure, else by
     torch on the stack's current weights (written back first)."""
-    from seqdiag.engine import MODE_CODES
-
     inputs = sequence.inputs.numpy()
     rows: dict[str, list[list[int]]] = {}
     for mode in procedures.NAMES:
-        if mode in MODE_CODES:
-            steps = procedures.get(mode).steps(sequence.steps)
-            rows[mode] = kernel.predict(MODE_CODES[mode], inputs, steps).tolist()
+        procedure = procedures.get(mode)
+        if kernel.runs(procedure):
+            rows[mode] = kernel.run_procedure(procedure, inputs, procedure.steps(sequence.steps)).tolist()
         else:
             kernel.write_back(kernel.params)
             rows[mode] = run_procedure(kernel.model, sequence, mode).predicted[:, 0].tolist()

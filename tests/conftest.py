@@ -14,8 +14,8 @@ torch.set_num_threads(1)
 
 
 def pytest_sessionstart(session) -> None:
-    """`--engine auto` takes numba only once its kernels are cached (before that: torch, while they compile in the
-    background). Make them ready once here, so every test sees the same engine and none compiles them again."""
+    """`--engine auto` takes numba where it is installed, compiling its kernels first on a cold cache. Make them
+    ready once here, so no test pays (or times out on) the one-time compile."""
     if importlib.util.find_spec("numba") is not None:
         from seqdiag.engine import prepare_kernels
 

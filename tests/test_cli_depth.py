@@ -112,3 +112,36 @@ def test_default_injections_fit_a_short_sequence(runner, tiny_overrides):
     assert result.exit_code == 0, result.output
     steps = [i["step"] for i in json.loads(result.stdout)["recovery"]["injections"]]
     assert steps == [3]  # 10 and 20 lie past a sequence of 8
+
+
+def test_depth_sections_cover_every_sequence_of_a_file_or_say_which_they_measured(runner):
+    import jsonschema
+
+    from seqdiag.schema import load_schema
+
+    args = ["compare", "--config", "names", "--set", "train.steps=30", "--set", "train.snapshot_every=10"]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    jsonschema.validate(data, load_schema())
+    texts = [row["text"] for row in data["sequences"]]
+    shown = data["task"]["shown"]
+    assert len(texts) == data["task"]["sequences"] > 1
+    # Reliance: every sequence's teacher-forced steps after the first, summed.
+    assert data["reliance"]["sequences"] == len(texts)
+    assert data["reliance"]["steps"] == sum(len(t) for t in texts)
+    # Recovery: each sequence, injected only at the requested steps that fall inside it.
+    per = data["recovery_sequences"]
+    assert [r["sequence"] for r in per] == list(range(len(texts)))
+    for r, text in zip(per, texts, strict=True):
+        assert all(1 < i["step"] <= len(text) - 1 for i in r["injections"])  # after the prompt, before the end
+    # Measured on one sequence: they say which.
+    assert data["drift"]["sequence"] == data["recovery"]["sequence"] == data["stability"]["sequence"] == shown
+
+    full = runner.invoke(app, [*args, "--full"], env={"COLUMNS": "200"})
+    assert full.exit_code == 0, full.output
+    text = " ".join(full.stdout.split())  # captions fold
+    assert f"Hidden-state drift from the teacher-forced trajectory · sequence {shown} ({texts[shown]!r})" in text
+    assert f"in each of {len(texts)} sequences" in text
+    assert f"summed over all {len(texts)} sequences" in text
+    assert f"end symbol predicted at: sequence {shown}" in text

@@ -39,6 +39,39 @@ def test_auto_takes_numba_once_its_kernels_are_cached(runner):
     assert "engine" not in result.stderr  # nothing to explain
 
 
+def test_an_unwritable_kernel_cache_falls_back_under_auto_and_is_refused_under_numba(runner, monkeypatch, tmp_path):
+    from seqdiag import engine
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(engine.CACHE_ENV, str(blocker / "cache"))
+    monkeypatch.setattr(engine, "_loaded", {})
+    result = runner.invoke(app, ["compare", "--json", *_set(TINY)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["run"]["engine"] == "torch"
+    notes = [line for line in result.stderr.splitlines() if "engine" in line]
+    assert len(notes) == 1 and "fell back" in notes[0] and "cannot be written" in notes[0]
+    refused = runner.invoke(app, ["compare", "--engine", "numba", *_set(TINY)])
+    assert refused.exit_code == 2 and refused.stderr.count("\n") == 1 and "--engine numba" in refused.stderr
+
+
+@pytest.mark.slow
+def test_auto_on_a_cold_cache_compiles_first_and_computes_with_numba(tmp_path):
+    """The first run on a cold cache computes with the engine every later run takes (it compiles first)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "SEQDIAG_CACHE_DIR": str(tmp_path / "cache")}
+    args = [sys.executable, "-m", "seqdiag", "compare", "--json", *_set(TINY)]
+    first = subprocess.run(args, env=env, capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=300)
+    assert json.loads(first.stdout)["run"]["engine"] == json.loads(again.stdout)["run"]["engine"] == "numba"
+    assert json.loads(first.stdout)["summary"] == json.loads(again.stdout)["summary"]
+    assert list((tmp_path / "cache" / "kernels").glob("*/manifest.json"))
+
+
 def test_sweep_reports_its_engine(runner):
     result = runner.invoke(app, ["sweep", "--seeds", "40", "--threads", "2", "--engine", "numba", *_set(TINY)])
     assert result.exit_code == 0, result.output

@@ -47,3 +47,17 @@ def test_drift_on_the_trained_tiny_model(trained_tiny):
     # The probe saw the zeros procedure's own states: one per step it ran (8 pattern symbols, one rollout).
     assert report.get("zeros").probe_states == 8
     assert report.teacher_states == 9
+
+
+def test_drift_table_has_a_row_per_procedure_and_json_of_every_field():
+    teacher = torch.zeros(1, 6, 2)
+    away = torch.zeros(1, 6, 2)
+    away[0, 3:, 0] = torch.tensor([0.1, 0.5, 1.0])
+    report = hidden_drift_report({"teacher": _rollout(teacher), "zeros": _rollout(away)}, tolerance=0.25)
+    spec = report.table()
+    assert [c.header for c in spec.columns] == ["procedure", "leaves band", "max", "probe", "distance per step"]
+    (row,) = spec.plain()
+    assert row[:3] == ["zeros", "step 4", "1.00 @5"]
+    assert len(row[4]) == 6  # one bar per step
+    assert "band = 0.25" in (spec.caption or "")
+    assert report.to_json()["procedures"][0]["left_at"] == 4

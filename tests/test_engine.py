@@ -68,10 +68,24 @@ def test_the_cache_lives_in_the_user_cache_dir(monkeypatch, tmp_path):
 pytest.importorskip("numba")
 
 
-def test_auto_uses_numba_once_the_kernels_are_cached():
+def test_auto_takes_numba_whether_or_not_the_kernels_are_cached(monkeypatch, tmp_path):
     engine.prepare_kernels("float32")
     assert engine.kernels_cached("float32")
     assert engine.resolve_engine("auto", "lstm", "hard_sigmoid", "cpu") == engine.EngineChoice("numba", "auto")
+    monkeypatch.setenv(engine.CACHE_ENV, str(tmp_path / "cold"))
+    assert not engine.kernels_cached("float32")
+    # A cold cache is compiled first (by the caller, in the foreground): the first run's engine is every run's.
+    assert engine.resolve_engine("auto", "lstm", "hard_sigmoid", "cpu") == engine.EngineChoice("numba", "auto")
+    assert not (tmp_path / "cold").exists()  # resolving compiles nothing and starts nothing
+
+
+def test_an_unwritable_cache_is_one_clear_error(monkeypatch, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv(engine.CACHE_ENV, str(blocker / "cache"))
+    monkeypatch.setattr(engine, "_loaded", {})
+    with pytest.raises(engine.KernelCacheError, match=f"cannot be written .*\\${engine.CACHE_ENV}"):
+        engine.prepare_kernels("float32")
 
 
 def test_a_changed_or_unvouched_cache_is_discarded(tmp_path):

@@ -67,3 +67,13 @@ def test_matrix_trains_one_model_per_policy_with_the_same_seed(tiny_config):
     assert matrix.cell("zeros", "zeros").end_symbol is None  # the zeros procedure never reaches it
     assert matrix.row("zeros").recovery.injections
     assert matrix.row("teacher").reliance.steps == 8
+    # Its own table: a row per training policy, the diagonal marked `*`, and its own JSON.
+    spec = matrix.table()
+    assert [c.header for c in spec.columns] == ["train", *procedures.COLUMNS, "final loss"]
+    rows = {r[0]: r for r in spec.plain()}
+    assert rows["teacher"][1] == "9/9 end ✓ · none *"
+    assert rows["zeros"][1 + procedures.COLUMNS.index("zeros")].endswith(" *")
+    assert not rows["zeros"][1].endswith("*")
+    data = matrix.to_json()
+    assert len(data["matrix"]) == len(matrix.cells)
+    assert [p["train"] for p in data["matrix_policies"]] == ["teacher", "zeros"]

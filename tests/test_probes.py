@@ -2,7 +2,7 @@ import torch
 
 from seqdiag.config import Config, ModelConfig
 from seqdiag.model import SequenceModel
-from seqdiag.probes import hidden_drift, input_novelty, input_reliance
+from seqdiag.probes import hidden_drift, input_novelty, input_reliance, input_reliance_over, reliance_table
 from seqdiag.sequence import ToySequence
 
 
@@ -55,3 +55,27 @@ def test_reliance_of_a_pure_clock_model():
     r = input_reliance(model, seq)
     assert r.changed_by_other_symbol == 0 and r.changed_by_zero_input == 0
     assert r.changed_by_state_reset > 0  # everything lives in the state
+
+
+def test_reliance_over_several_sequences_sums_the_counts():
+    model, seq = _wired("lookup")
+    one = input_reliance(model, seq)
+    both = input_reliance_over(model, [seq, seq])
+    assert both.sequences == 2 and one.sequences == 1
+    assert (both.steps, both.other_symbol_trials) == (2 * one.steps, 2 * one.other_symbol_trials)
+    assert both.changed_by_other_symbol == 2 * one.changed_by_other_symbol
+    assert both.other_symbol_share == one.other_symbol_share
+    assert "sequences" not in one.to_json() and both.to_json()["sequences"] == 2
+
+
+def test_reliance_table_has_one_row_per_model():
+    lookup, clock = input_reliance(*_wired("lookup")), input_reliance(*_wired("clock"))
+    spec = reliance_table([("trained lookup", lookup), ("trained clock", clock)])
+    assert [h.header for h in spec.columns] == ["model", "other symbol", "zero vector", "state reset"]
+    rows = spec.plain()
+    assert rows[0][0] == "trained lookup" and rows[0][3] == f"0/{lookup.steps} (0%)"
+    assert rows[1][1] == f"0/{clock.other_symbol_trials} (0%)"
+    assert "summed over" not in (spec.caption or "")
+    model, seq = _wired("lookup")
+    summed = reliance_table([("m", input_reliance_over(model, [seq, seq]))])
+    assert "summed over all 2 sequences" in (summed.caption or "")

@@ -56,3 +56,17 @@ def test_the_registry_imports_no_torch():
 
     code = "import sys, seqdiag.procedures; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_the_app_help_names_every_procedure_from_the_registry():
+    from seqdiag.cli import app
+
+    for p in procedures.REGISTRY.values():
+        assert f"{p.name} ({p.label})" in (app.info.help or "")
+
+
+def test_plot_legends_carry_each_procedures_label():
+    from seqdiag.plot import legend_label
+
+    assert [legend_label(n) for n in procedures.NAMES] == [f"{n} ({procedures.get(n).label})" for n in procedures.NAMES]
+    assert legend_label("not-a-procedure") == "not-a-procedure"

@@ -6,7 +6,16 @@ from test_probes import _wired
 
 from seqdiag.config import SequenceConfig
 from seqdiag.policy import unroll
-from seqdiag.recovery import InjectedPolicy, back_after, inject_and_recover, injection_steps
+from seqdiag.recovery import (
+    InjectedPolicy,
+    back_after,
+    every_sequence_json,
+    inject_and_recover,
+    injection_steps,
+    recover_every_sequence,
+    recovery_table,
+    recovery_totals_table,
+)
 from seqdiag.sequence import ToySequence
 
 
@@ -72,3 +81,29 @@ def test_trained_model_recovery_is_measured(trained_tiny):
     recovery = inject_and_recover(trained_tiny.model, trained_tiny.sequence)
     assert [i.step for i in recovery.injections] == [3, 7]  # 10 and 20 clip to the last pattern step
     assert recovery.baseline_first_divergence is None  # the tiny model is fully right free-running
+
+
+def test_recovery_table_has_a_column_per_injection_and_a_row_per_model():
+    lookup = inject_and_recover(*_wired("lookup"), (3, 10))
+    clock = inject_and_recover(*_wired("clock"), (3, 10))
+    spec = recovery_table([("trained lookup", lookup), ("trained clock", clock)])
+    assert spec is not None
+    assert [c.header for c in spec.columns][:2] == ["model", "no injection"]
+    assert [c.header.split(":")[0] for c in spec.columns][2:] == ["step 3", "step 10"]
+    lookup_row, clock_row = spec.plain()
+    assert lookup_row[2:] == ["cont. after 0, back never"] * 2
+    assert clock_row[2:] == ["cont. never, back after 0"] * 2
+    assert recovery_table([("m", inject_and_recover(*_wired("lookup"), ()))]) is None  # nothing injected
+
+
+def test_every_sequence_is_injected_at_the_steps_inside_it_and_counted():
+    model, long = _wired("lookup")
+    short = ToySequence.from_config(SequenceConfig(length=6))  # pattern steps 0..5: step 10 is past it
+    recoveries = recover_every_sequence(model, [long, short], (3, 10))
+    assert [[i.step for i in r.injections] for r in recoveries] == [[3, 10], [3]]  # 10 left out, not moved to 5
+    spec = recovery_totals_table([("trained lookup", recoveries)], [3, 10])
+    assert spec is not None and "in each of 2 sequences" in spec.title
+    # A lookup on the previous symbol never emits the end symbol, so free-running is never all right.
+    assert spec.plain() == [["trained lookup", "0/2 all right", "cont. 2/2, back 0/2", "cont. 1/1, back 0/1"]]
+    assert every_sequence_json(recoveries)[1]["sequence"] == 1
+    assert recovery_totals_table([("m", recoveries)], []) is None

@@ -20,3 +20,13 @@ def test_hot_sampling_spreads_the_first_divergence(trained_tiny):
     per_rollout = (rollout.predicted[0] == targets).float().mean(1)  # (B,)
     assert stats.accuracy_mean == round(float(per_rollout.mean()), 4)
     assert stats.accuracy_min == round(float(per_rollout.min()), 4)
+
+
+def test_rollouts_table_is_the_first_divergence_histogram(trained_tiny):
+    stats, _ = rollout_stats(trained_tiny.model, trained_tiny.sequence, Decoding(temperature=5.0), 64, seed=1)
+    spec = stats.table()
+    rows = spec.plain()
+    assert [r[0] for r in rows] == [f"{lo}–{hi}" for lo, hi, _ in stats.divergence_histogram] + ["never"]
+    assert sum(int(r[1]) for r in rows) == stats.rollouts
+    assert spec.title.startswith("64 free rollouts at temperature 5")
+    assert stats.to_json()["rollouts"] == 64

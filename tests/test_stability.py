@@ -1,5 +1,7 @@
 """Counting and stability: end-symbol step, learning curves, loss spikes and optimizer denominators."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -61,3 +63,14 @@ def test_denominators_are_absent_for_sgd(trained_tiny):
         report.traces, trained_tiny.history, [], {"state": {0: {"momentum_buffer": torch.ones(2)}}}, "sgd", 0.1, 1e-8
     )
     assert s.denominator_median is None and s.spikes == []
+
+
+def test_counting_table_has_a_row_per_procedure(trained_tiny):
+    report = build_compare(trained_tiny, "test")
+    st = report.stability
+    spec = st.table()
+    rows = {r[0]: r for r in spec.plain()}
+    assert set(rows) == set(st.end_step)
+    assert rows["teacher"][1] == f"step {st.end_step['teacher']}"
+    assert f"end symbol due at step {st.target_step}" in (spec.caption or "")
+    assert st.to_json()["spikes"] == [{**dataclasses.asdict(x), "ratio": round(x.ratio, 4)} for x in st.spikes]

@@ -23,7 +23,7 @@ import typer
 from typer.core import TyperGroup
 
 from seqdiag import procedures
-from seqdiag.config import Config, load_config
+from seqdiag.config import TRAIN_POLICIES, Config, load_config
 from seqdiag.errors import OutputClosed, RunFailure, SeqdiagError
 from seqdiag.render.messages import print_error, print_info, print_warning
 
@@ -106,8 +106,8 @@ def _silence_stdout() -> None:
 app = typer.Typer(
     cls=OneLineErrors,
     name="seqdiag",
-    help="Why does a sequence model that trains fine generate the wrong thing? Train a toy LSTM and compare "
-    "teacher-forced, free-running and zero-input sampling side by side.",
+    help="Why does a sequence model that trains fine generate the wrong thing? Train a toy LSTM and compare its "
+    f"sampling procedures side by side: {'; '.join(f'{p.name} ({p.label})' for p in procedures.REGISTRY.values())}.",
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish and PowerShell
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -131,8 +131,8 @@ def _root(
         typer.Option("--version", callback=_show_version, is_eager=True, help="Show seqdiag's version and exit."),
     ] = False,
 ) -> None:
-    """Why does a sequence model that trains fine generate the wrong thing? Train a toy LSTM and compare
-    teacher-forced, free-running and zero-input sampling side by side."""
+    """Why does a sequence model that trains fine generate the wrong thing? (The app's help lists the procedures
+    from their registry.)"""
 
 
 # `sample --mode`: the choices are the registered sampling procedures (the option keeps its historical name).
@@ -219,7 +219,7 @@ TrainPoliciesOpt = Annotated[
     str | None,
     typer.Option(
         "--train",
-        help="Train one model per training policy (comma-separated: teacher, free, zeros, scheduled) and show the "
+        help=f"Train one model per training policy (comma-separated: {', '.join(TRAIN_POLICIES)}) and show the "
         "policy matrix; the first policy's model gets the full report.",
         metavar="POLICIES",
     ),
@@ -411,7 +411,7 @@ def finite_or_null(value: Any) -> tuple[Any, int]:
 def choose_engine(engine: Engine | str, config: Config, device: str, show_progress: bool) -> str:
     """The engine that computes ("torch" or "numba"); says once why it is not the one asked for, and makes the
     numba kernels ready (a labelled step on stderr: a load, or the one-time compile)."""
-    from seqdiag.engine import kernels_cached, prepare_kernels, resolve_engine
+    from seqdiag.engine import KernelCacheError, kernels_cached, prepare_kernels, resolve_engine
 
     choice = resolve_engine(str(engine), config.model.cell, config.model.gate, device)
     if choice.reason is not None:
@@ -421,8 +421,14 @@ def choose_engine(engine: Engine | str, config: Config, device: str, show_progre
         from seqdiag.render.progress import kernel_progress
 
         cell = config.model.cell
-        with kernel_progress(stderr_console(), compiling=not kernels_cached(cell=cell), enabled=show_progress):
-            status = prepare_kernels(cell=cell)
+        try:
+            with kernel_progress(stderr_console(), compiling=not kernels_cached(cell=cell), enabled=show_progress):
+                status = prepare_kernels(cell=cell)
+        except KernelCacheError as error:
+            if choice.requested == "numba":
+                raise SeqdiagError(f"--engine numba: {error}") from None
+            print_info(f"engine torch: fell back: {error}")
+            return "torch"
         if status.note is not None:
             print_info(status.note)
     return choice.name

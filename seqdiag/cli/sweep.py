@@ -30,7 +30,7 @@ from seqdiag.cli import (
     resolve_config,
     user_errors,
 )
-from seqdiag.config import Config
+from seqdiag.config import TRAIN_POLICIES, Config
 from seqdiag.errors import SeqdiagError
 from seqdiag.render.messages import print_info
 
@@ -47,7 +47,7 @@ SweepTrainOpt = Annotated[
     str | None,
     typer.Option(
         "--train",
-        help="Training policies to compare (comma-separated: teacher, free, zeros, scheduled); each trains its own "
+        help=f"Training policies to compare (comma-separated: {', '.join(TRAIN_POLICIES)}); each trains its own "
         "stack of the same seeds, and the policy x procedure matrix of rates is shown.",
         metavar="POLICIES",
     ),

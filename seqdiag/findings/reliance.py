@@ -24,7 +24,9 @@ def follows_input(ev: Evidence) -> Finding | None:
         severity="note",
         title=f"the teacher-forced prediction rests more on the input than on the state: another symbol changes "
         f"{r.changed_by_other_symbol}/{r.other_symbol_trials}, a state reset {r.changed_by_state_reset}/{r.steps}",
-        where=f"teacher-forced states, steps 1–{r.steps}",
+        where=f"teacher-forced states, steps 1–{r.steps}"
+        if r.sequences == 1
+        else f"teacher-forced states of all {r.sequences} sequences, {r.steps} steps",
         evidence=[
             f"another symbol as input changes {r.changed_by_other_symbol}/{r.other_symbol_trials} "
             f"({r.other_symbol_share:.0%}) predictions",

@@ -1,7 +1,8 @@
 """The rendering layer: every Rich table, panel and progress bar lives here, and nowhere else.
 
 One module per command (`compare`, `sample`, `sweep`, `train`, `presets`, `plot`), the depth tables of `compare`
-(`depth`), the progress bar (`progress`), the one-line messages on stderr (`messages`) and what they share
+(`depth`), any measurement's table (`table`: a `seqdiag.table.TableSpec`, plain data, drawn), the progress bar
+(`progress`), the one-line messages on stderr (`messages`) and what they share
 (`common`). Results go to stdout; progress, warnings and errors to stderr, so `--json | jq` always works.
 
 Names are importable from `seqdiag.render` itself, loaded on first use, so that importing the package stays cheap
@@ -21,7 +22,8 @@ _HOME = {
     "compare": (
         "per_step_table history_table finding_text verdict_panel verdict_box history_glance_table render_compare"
     ),
-    "depth": "matrix_table drift_table reliance_table recovery_table counting_table rollouts_table depth_tables",
+    "depth": "depth_tables",
+    "table": "draw text_of STYLES",
     "sample": "p_target_strip render_sample",
     "sweep": "sweep_rates_table sweep_matrix_table render_sweep render_grid",
     "train": "loss_line render_trained",

@@ -69,7 +69,7 @@ def kernel_progress(console: Console, compiling: bool, enabled: bool = True) -> 
     from seqdiag.engine import cache_root
 
     label = (
-        f"compiling the numba kernels (once; about a minute, cached in {cache_root()})"
+        f"compiling the numba kernels (a one-time step; cached in {cache_root()})"
         if compiling
         else "loading the numba kernels"
     )

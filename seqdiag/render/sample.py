@@ -36,7 +36,8 @@ def render_sample(console: Console, report: SampleReport) -> None:
     trace = report.trace
     console.print(header(f"sample --mode {report.mode}", report.config, report.run))
     if procedures.get(report.mode).decoding == "argmax":  # never sampled: what it feeds is not its prediction
-        decoding = "argmax; --temperature applies to free and refeed"
+        sampled = [p.name for p in procedures.REGISTRY.values() if p.decoding == "configured"]
+        decoding = f"argmax; --temperature applies to {', '.join(sampled[:-1])} and {sampled[-1]}"
     elif report.decoding.temperature == 0:
         decoding = "argmax"
     else:
