@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seqdiag import judgement
+from seqdiag import judgement, procedures
+from seqdiag.table import Cell, CellValue, Column, Row, TableSpec, assemble, marked, styled
+
+HISTORY_WIDTH = 31  # characters of each output the history table shows at most: three such columns fit in 120
 
 
 @dataclass(frozen=True)
@@ -63,4 +66,83 @@ def history_stats(history: list[Snapshot], mode: str, targets: str, prompt: int 
         right_steps=[s.step for s, r in zip(history, right, strict=True) if r],
         stable_from=stable_from,
         changes_second_half=sum(changed[max(0, half - 1) :]),
+    )
+
+
+def output_mark(output: str, targets: str) -> Cell:
+    """After an output: ✓ where every symbol is right, else ✗ and the first wrong step (no colour needed)."""
+    wrong = next((t for t, (got, want) in enumerate(zip(output, targets, strict=False)) if got != want), None)
+    if wrong is None and len(output) >= len(targets):
+        return styled(" ✓", "good")
+    return styled(f" ✗{len(output) if wrong is None else wrong}", "bad")
+
+
+def history_table(
+    history: list[Snapshot],
+    stats: dict[str, HistoryStats],
+    names: list[str],
+    targets: str,
+    *,
+    sequence: int | None = None,
+    max_rows: int = 16,
+    width: int = 120,
+) -> TableSpec:
+    """Each procedure's output at the checkpoints where anything changed, plus change counts and right shares.
+
+    `names` are the procedures run (the columns are those with a column of their own, the consistency checks are
+    counted in the caption); `sequence` picks one sequence's piece of outputs that join several; the outputs are
+    cut to fit `width` (the console's), so that step and loss always keep their columns.
+    """
+    keep = (
+        [0] + [i for i in range(1, len(history)) if history[i].outputs != history[i - 1].outputs] + [len(history) - 1]
+    )
+    keep = sorted(set(keep))
+    if len(keep) > max_rows:  # keep the first, the last, and evenly spread changes between
+        inner = keep[1:-1]
+        stride = len(inner) / (max_rows - 2)
+        keep = [keep[0], *[inner[int(i * stride)] for i in range(max_rows - 2)], keep[-1]]
+    shown_modes = [m for m in names if m in procedures.COLUMNS and history and m in history[0].outputs]
+    checks = ""
+    for name in names:
+        check = procedures.get(name).same_as
+        if check is not None and history and name in history[0].outputs and check in history[0].outputs:
+            same = sum(s.outputs[name] == s.outputs[check] for s in history)
+            checks += f" · {name} = {check} at {same}/{len(history)} checkpoints"
+
+    def piece(output: str) -> str:
+        if sequence is None:
+            return output
+        pieces = judgement.split(output)
+        return pieces[sequence] if sequence < len(pieces) else ""
+
+    # step (5) + loss (7) + the ✗NN mark (4) per output + the gaps between columns
+    room = (width - 5 - 7 - 2 * (len(shown_modes) + 1)) // max(1, len(shown_modes)) - 4
+    cut = max(8, min(HISTORY_WIDTH, room))
+    rows = []
+    for i in keep:
+        snap = history[i]
+        cells: list[CellValue] = [str(snap.step), f"{snap.loss:.4f}"]
+        for m in shown_modes:
+            output = piece(snap.outputs.get(m, ""))
+            cells.append(assemble(marked(output, targets, cut), output_mark(output, targets)))
+        rows.append(Row(tuple(cells)))
+    summaries = (
+        ("changes", lambda s: f"{s.changes}×"),
+        ("right", lambda s: f"pattern at {s.right}/{s.checkpoints}, reverted {s.reverts}×"),
+    )
+    for k, (label, value) in enumerate(summaries):
+        rows.append(Row((label, "", *[value(stats[m]) for m in shown_modes]), style="strong", section=k == 0))
+    return TableSpec(
+        title="Through training",
+        caption=f"{len(history)} checkpoints, shown where an output changed"
+        + (f" ({len(keep)} rows)" if len(keep) < len(history) else "")
+        + f" · ✓ = all right, ✗k = first wrong at step k (in red){checks}"
+        + (f" · outputs cut to {cut - 1} symbols (whole in --json)" if len(targets) > cut else ""),
+        columns=(
+            Column("step", justify="right", no_wrap=True, min_width=4),
+            Column("loss", justify="right", no_wrap=True, min_width=6),
+            *(Column(mode) for mode in shown_modes),  # outputs are cut to fit; the summary rows below may wrap
+        ),
+        rows=tuple(rows),
+        max_width=width,
     )

@@ -16,6 +16,9 @@ from seqdiag.model import SequenceModel
 from seqdiag.policy import Decoding
 from seqdiag.sampling import run_procedure_on_set
 from seqdiag.sequence import SequenceSet
+from seqdiag.table import CellValue, Column, Row, TableSpec, styled
+
+MAX_SEQUENCE_ROWS = 40  # the per-sequence table shows at most this many rows (all are in --json)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,49 @@ class Outcomes:
     def all_right(self, procedure: str) -> int:
         """Sequences whose every judged target the procedure gets right."""
         return sum(r.outcomes[procedure].first_divergence is None for r in self.rows)
+
+    def table(self, shown: int) -> TableSpec | None:
+        """With several sequences: one row per sequence (`>` marks `shown`, the one detailed below), each procedure
+        column's right/judged and first divergence, then the totals. None for one sequence."""
+        if len(self.rows) < 2:
+            return None
+        given = (
+            ""
+            if not self.prompt
+            else " · the first symbol of each is given"
+            if self.prompt == 1
+            else f" · the first {self.prompt} symbols of each are given"
+        )
+        more = len(self.rows) - MAX_SEQUENCE_ROWS
+        columns = [name for name in self.procedures if name in procedures.COLUMNS]
+        rows = []
+        for row in self.rows[:MAX_SEQUENCE_ROWS]:
+            cells: list[CellValue] = [(">" if row.index == shown else "") + str(row.index), row.text[:30]]
+            for name in columns:
+                x = row.outcomes[name]
+                where = "" if x.first_divergence is None else f" @{x.first_divergence}"
+                cells.append(styled(f"{x.correct}/{x.judged}{where}", "good" if x.first_divergence is None else "bad"))
+            rows.append(Row(tuple(cells)))
+        totals: list[CellValue] = ["", styled("total", "strong")]
+        for name in columns:
+            right, judged = self.total(name)
+            totals.append(styled(f"{right}/{judged} · {self.all_right(name)}/{len(self.rows)} all right", "strong"))
+        rows.append(Row(tuple(totals), section=True))
+        return TableSpec(
+            title=f"Per sequence: {self.source}",
+            caption=f"cell = right/judged · @ first divergence · start/end marker {self.marker!r}{given} · "
+            f"> = detailed below (sequence {shown}"
+            + (", the one that goes wrong first" if shown == self.goes_wrong_first else "")
+            + (", none goes wrong" if self.goes_wrong_first is None else "")
+            + "; --show N for another)"
+            + (f" · {more} more rows in --json" if more > 0 else ""),
+            columns=(
+                Column("#", justify="right", style="muted"),
+                Column("sequence", no_wrap=True),
+                *(Column(name, no_wrap=True) for name in columns),
+            ),
+            rows=tuple(rows),
+        )
 
 
 def _never_last(step: int | None) -> float:

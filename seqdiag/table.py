@@ -72,6 +72,14 @@ def steps_after(value: int | None) -> Cell:
     return styled("never", "bad") if value is None else styled(f"after {value}", "good")
 
 
+def marked(output: str, targets: str, limit: int | None = None) -> Cell:
+    """The output, each symbol good if right and alarm if wrong; longer than `limit`, cut to fit it with … (muted)."""
+    cut = limit is not None and len(output) > limit
+    pairs = list(zip(output, targets, strict=False))[: limit - 1 if cut and limit else None]
+    spans = [Span(got, "good" if got == want else "alarm") for got, want in pairs]
+    return Cell(tuple(spans + ([Span("…", "muted")] if cut else [])))
+
+
 @dataclass(frozen=True)
 class Column:
     header: str

@@ -119,7 +119,7 @@ def test_resume_interrupted_again_leaves_the_run_as_it_was(runner, tmp_path, mon
     def second_ctrl_c(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("seqdiag.cli.train.train_now", second_ctrl_c)
+    monkeypatch.setattr("seqdiag.session.Session.train", second_ctrl_c)
     result = runner.invoke(app, ["train", "--resume", str(run)])
     assert result.exit_code == 130
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before

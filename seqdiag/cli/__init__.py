@@ -1,8 +1,10 @@
 """The command line: parse options, call one core function, hand the result to the renderer.
 
-One module per command (`train`, `sample`, `compare`, `sweep`, `presets`, `plot`); this one holds the app, the options
-and helpers they share, and `main`. Torch is imported inside the commands, so `seqdiag --help` and config errors
-answer at once; Rich is never imported here (the rendering layer, `seqdiag.render`, draws everything).
+One module per command (`train`, `sample`, `compare`, `sweep`, `presets`, `plot`, `check`, `explain`); this one holds
+the app, the options and the parsing, error mapping and output helpers they share, and `main`. What a command does
+is a core call (`seqdiag.comparison`, `seqdiag.resume`, `seqdiag.session`, ...) that tells the CLI's observer
+(`seqdiag.render.progress.StderrObserver`) what it does. Torch is imported inside the commands, so `seqdiag --help`
+and config errors answer at once; Rich is never imported here (the rendering layer, `seqdiag.render`, draws everything).
 """
 
 from __future__ import annotations
@@ -265,21 +267,6 @@ def parse_steps(text: str) -> list[int]:
     return sorted(set(steps))
 
 
-def injection_steps(text: str | None, length: int) -> list[int]:
-    """The steps to inject at: the user's, each checked against the sequence, or the defaults that fit it."""
-    if text is None:
-        from seqdiag.recovery import DEFAULT_INJECT_AT
-
-        return [k for k in DEFAULT_INJECT_AT if k < length] or [max(1, length - 1)]
-    steps = parse_steps(text)
-    past = [k for k in steps if k > length - 1]
-    if past:
-        raise SeqdiagError(
-            f"--inject {text!r}: step {past[0]} is past the last pattern step {length - 1} (sequence.length = {length})"
-        )
-    return steps
-
-
 EXPORT_SUFFIXES = (".svg", ".html", ".txt")
 
 
@@ -370,14 +357,6 @@ def prepare_torch(device: Device, threads: int | None) -> str:
     return resolve_device(device.value)
 
 
-def check_resources(config: Config, seeds: int = 1) -> None:
-    """Refuse a run that cannot fit in this machine's memory, and warn with the estimate when it will be slow."""
-    from seqdiag.budget import check_budget
-
-    for warning in check_budget(config, seeds):
-        print_warning(f"warning: {warning}")
-
-
 def print_json(data: dict[str, Any]) -> None:
     """Every --json output opens with the schema_version of seqdiag/schema/seqdiag.schema.json, which documents it."""
     from seqdiag.schema import SCHEMA_VERSION
@@ -408,93 +387,9 @@ def finite_or_null(value: Any) -> tuple[Any, int]:
     return value, 0
 
 
-def choose_engine(engine: Engine | str, config: Config, device: str, show_progress: bool) -> str:
-    """The engine that computes ("torch" or "numba"); says once why it is not the one asked for, and makes the
-    numba kernels ready (a labelled step on stderr: a load, or the one-time compile)."""
-    from seqdiag.engine import KernelCacheError, kernels_cached, prepare_kernels, resolve_engine
-
-    choice = resolve_engine(str(engine), config.model.cell, config.model.gate, device)
-    if choice.reason is not None:
-        print_info(f"engine {choice.name}: {choice.reason}")
-    if choice.name == "numba":
-        from seqdiag.render.common import stderr_console
-        from seqdiag.render.progress import kernel_progress
-
-        cell = config.model.cell
-        try:
-            with kernel_progress(stderr_console(), compiling=not kernels_cached(cell=cell), enabled=show_progress):
-                status = prepare_kernels(cell=cell)
-        except KernelCacheError as error:
-            if choice.requested == "numba":
-                raise SeqdiagError(f"--engine numba: {error}") from None
-            print_info(f"engine torch: fell back: {error}")
-            return "torch"
-        if status.note is not None:
-            print_info(status.note)
-    return choice.name
-
-
-def train_now(
-    config: Config, device: str, show_progress: bool, also_on_step=None, engine: str = "torch",
-    threads: int | None = None, label: str = "training", **options: Any,
-):  # fmt: skip
-    """Train with a progress bar on stderr, headed `label`; `also_on_step` (e.g. a TensorBoard logger) sees every
-    step too. `engine` is what `choose_engine` returned; `threads` the numba kernel's threads (default: torch's,
-    as `prepare_torch` set them)."""
-    import torch
-
-    from seqdiag.render.common import stderr_console
-    from seqdiag.render.progress import training_progress
-    from seqdiag.train import train
-
-    threads = torch.get_num_threads() if threads is None else threads
-
-    check_resources(config)
-    with training_progress(stderr_console(), config.train.steps, enabled=show_progress, label=label) as on_step:
-        if also_on_step is not None:
-            on_step = both(on_step, also_on_step)
-        return train(config, device=device, on_step=on_step, engine=engine, threads=threads, **options)
-
-
-def both(first, second):
-    def on_step(progress) -> None:
-        first(progress)
-        second(progress)
-
-    return on_step
-
-
 def check_run_alone(run: Path | None, config: str | None, overrides: list[str] | None, seed: int | None) -> None:
     if run is not None and (config is not None or overrides or seed is not None):
         raise SeqdiagError("--run uses the run's own config; drop --config/--set/--seed or drop --run")
-
-
-def trained(
-    run: Path | None,
-    resolved: Config | None,
-    device: str,
-    sample: dict[str, Any] | None,
-    show_progress: bool,
-    engine: Engine = Engine.auto,
-    threads: int | None = None,
-    label: str = "training",
-):
-    """A trained model: loaded from --run (trained by the engine it records), or trained now from the resolved
-    config with `engine`. Returns (result, source)."""
-    if run is not None:
-        from seqdiag.config import refuse_ignored, with_overrides
-        from seqdiag.rundir import load_run
-
-        result = load_run(run, device)
-        for note in result.notes:
-            print_info(note)
-        if sample_overrides(sample):  # decoding options may still be chosen for a saved run, checked against it
-            result.config = with_overrides(result.config, sample_overrides(sample))
-            refuse_ignored(result.config, {})
-        return result, str(run)
-    assert resolved is not None, "a config is resolved whenever no --run is given"
-    name = choose_engine(engine, resolved, device, show_progress)
-    return train_now(resolved, device, show_progress, engine=name, threads=threads, label=label), "trained now"
 
 
 def main() -> None:

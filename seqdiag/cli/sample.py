@@ -30,9 +30,10 @@ from seqdiag.cli import (
     print_json,
     print_report,
     resolve_config,
-    trained,
+    sample_overrides,
     user_errors,
 )
+from seqdiag.session import Session
 
 
 @app.command()
@@ -70,8 +71,10 @@ def sample(
         check_run_alone(run, config, set_, seed)
         # Resolved before importing torch, so a bad config fails fast.
         resolved = None if run is not None else resolve_config(config, set_, seed, decoding_options)
-        dev = prepare_torch(device, threads)
-        result, source = trained(run, resolved, dev, decoding_options, not json_, engine, threads)
+        from seqdiag.render.progress import StderrObserver
+
+        session = Session(prepare_torch(device, threads), threads, StderrObserver(show_progress=not json_))
+        result, source = session.obtain(run, resolved, engine.value, sample_overrides(decoding_options))
         from seqdiag.policy import Decoding
         from seqdiag.report import build_sample
 

@@ -21,8 +21,6 @@ from seqdiag.cli import (
     ThreadsOpt,
     app,
     check_export,
-    check_resources,
-    choose_engine,
     parse_policies,
     prepare_torch,
     print_json,
@@ -33,6 +31,7 @@ from seqdiag.cli import (
 from seqdiag.config import TRAIN_POLICIES, Config
 from seqdiag.errors import SeqdiagError
 from seqdiag.render.messages import print_info
+from seqdiag.session import Session
 
 
 class Executor(StrEnum):
@@ -59,7 +58,7 @@ def _sweep_now(
 ):
     """Run a sweep with a progress bar on stderr, one line per training policy."""
     from seqdiag.render.common import stderr_console
-    from seqdiag.render.progress import training_progress
+    from seqdiag.render.progress import StderrObserver, training_progress
     from seqdiag.sweep import run_sweep
 
     console = stderr_console()
@@ -68,7 +67,7 @@ def _sweep_now(
         if show_progress:
             console.print(f"training {n_seeds} seeds under {policy} ({index + 1}/{count}) as one batched stack")
 
-    check_resources(config, n_seeds)
+    Session(device, observer=StderrObserver(show_progress)).check_resources(config, n_seeds)
     with training_progress(console, config.train.steps, enabled=show_progress) as on_step:
         return run_sweep(
             config, n_seeds, policies, device, on_policy=on_policy, on_step=on_step, engine=engine, threads=threads
@@ -85,8 +84,11 @@ def _grid_now(grid: Path, seeds, config, overrides, seed, policies, executor, ad
     cells = grid_cells(spec, config, overrides or [], seed)
     n_seeds = seeds or spec.seeds or DEFAULT_SWEEP_SEEDS
     if executor is Executor.local:
+        from seqdiag.render.progress import StderrObserver
+
+        session = Session(observer=StderrObserver(show))
         for cell in cells:
-            check_resources(cell.config, n_seeds)
+            session.check_resources(cell.config, n_seeds)
         device_name = prepare_torch(device, threads)
     else:  # resolved on each Ray worker, which may have a GPU where this machine has none
         device_name = device.value
@@ -182,8 +184,10 @@ def sweep(
             return
         resolved = resolve_config(config, set_, seed)
         n_seeds = seeds or DEFAULT_SWEEP_SEEDS
+        from seqdiag.render.progress import StderrObserver
+
         dev = prepare_torch(device, threads)
-        name = choose_engine(engine, resolved, dev, not json_)
+        name = Session(dev, threads, StderrObserver(show_progress=not json_)).engine(engine.value, resolved)
         result = _sweep_now(resolved, n_seeds, policies, dev, not json_, name, 1 if threads is None else threads)
         if json_:
             print_json(result.to_json())

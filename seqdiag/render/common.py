@@ -117,18 +117,21 @@ def prediction_cell(trace: Trace, t: int) -> Text:
 
 def marked_output(output: str, targets: str, limit: int | None = None) -> Text:
     """The output, each symbol green if right and red if wrong; longer than `limit`, cut to fit it with …"""
-    cut = limit is not None and len(output) > limit
-    text = Text()
-    for got, want in list(zip(output, targets, strict=False))[: limit - 1 if cut and limit else None]:
-        text.append(got, style="green" if got == want else "bold red")
-    if cut:
-        text.append("…", style="dim")
-    return text
+    from seqdiag.render.table import text_of
+    from seqdiag.table import marked
+
+    return text_of(marked(output, targets, limit))
 
 
 def steps_after(value: int | None) -> Text:
-    return Text("never", style="red") if value is None else Text(f"after {value}", style="green")
+    from seqdiag import table
+    from seqdiag.render.table import text_of
+
+    return text_of(table.steps_after(value))
 
 
 def cell_mark(ok: bool | None) -> Text:
-    return {True: Text("✓", style="green"), False: Text("✗", style="red"), None: Text("—", style="dim")}[ok]
+    from seqdiag import table
+    from seqdiag.render.table import text_of
+
+    return text_of(table.mark(ok))

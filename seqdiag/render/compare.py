@@ -10,18 +10,18 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from seqdiag import judgement, procedures
+from seqdiag import history, procedures
 from seqdiag.render.common import (
     SEVERITY_STYLE,
     ZERO_INPUT,
     fitted_table,
     header,
     input_cell,
-    marked_output,
     prediction_cell,
     procedure_words,
 )
 from seqdiag.render.depth import depth_tables
+from seqdiag.render.table import draw
 from seqdiag.sparkline import MAX_CELLS, history_glance, sparkline
 
 if TYPE_CHECKING:
@@ -115,55 +115,12 @@ def per_step_table(traces: dict[str, Trace], collapse: bool = True, title: str =
     return Group(table, Text(legend, style="dim"))  # the legend as its own line, not squeezed to the table's width
 
 
-HISTORY_WIDTH = 31  # characters of each output the history table shows at most: three such columns fit in 120
-
-MAX_SEQUENCE_ROWS = 40  # the per-sequence table shows at most this many rows (all are in --json)
-
-
 def sequences_table(report: CompareReport) -> Table | None:
-    """With several sequences: one row per sequence, each procedure's right/judged and first divergence, totals."""
+    """With several sequences: one row per sequence, each procedure's right/judged and first divergence, totals
+    (the outcomes' own table)."""
     o = report.outcomes
-    if o is None or len(o.rows) < 2:
-        return None
-    given = (
-        ""
-        if not o.prompt
-        else " · the first symbol of each is given"
-        if o.prompt == 1
-        else f" · the first {o.prompt} symbols of each are given"
-    )
-    more = len(o.rows) - MAX_SEQUENCE_ROWS
-    table = fitted_table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        title=f"Per sequence: {o.source}",
-        caption=f"cell = right/judged · @ first divergence · start/end marker {o.marker!r}{given} · "
-        f"> = detailed below (sequence {report.shown}"
-        + (", the one that goes wrong first" if report.shown == o.goes_wrong_first else "")
-        + (", none goes wrong" if o.goes_wrong_first is None else "")
-        + "; --show N for another)"
-        + (f" · {more} more rows in --json" if more > 0 else ""),
-    )
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("sequence", no_wrap=True)
-    columns = [name for name in o.procedures if name in procedures.COLUMNS]
-    for name in columns:
-        table.add_column(name, no_wrap=True)
-    for row in o.rows[:MAX_SEQUENCE_ROWS]:
-        cells: list[str | Text] = [(">" if row.index == report.shown else "") + str(row.index), row.text[:30]]
-        for name in columns:
-            x = row.outcomes[name]
-            where = "" if x.first_divergence is None else f" @{x.first_divergence}"
-            style = "green" if x.first_divergence is None else "red"
-            cells.append(Text(f"{x.correct}/{x.judged}{where}", style=style))
-        table.add_row(*cells)
-    table.add_section()
-    totals: list[str | Text] = ["", Text("total", style="bold")]
-    for name in columns:
-        right, judged = o.total(name)
-        totals.append(Text(f"{right}/{judged} · {o.all_right(name)}/{len(o.rows)} all right", style="bold"))
-    table.add_row(*totals)
-    return table
+    spec = o.table(report.shown) if o is not None else None
+    return draw(spec) if spec is not None else None
 
 
 def _per_step_title(report: CompareReport) -> str:
@@ -172,77 +129,20 @@ def _per_step_title(report: CompareReport) -> str:
     return f"Per step: sequence {report.shown} ({report.outcomes.rows[report.shown].text!r})"
 
 
-def _shown_piece(report: CompareReport, output: str) -> str:
-    """A history output of the detailed sequence (outputs of several sequences are joined)."""
-    if report.outcomes is None or len(report.outcomes.rows) < 2:
-        return output
-    pieces = judgement.split(output)
-    return pieces[report.shown] if report.shown < len(pieces) else ""
-
-
-def _output_mark(output: str, targets: str) -> Text:
-    """After an output: ✓ where every symbol is right, else ✗ and the first wrong step (no colour needed)."""
-    wrong = next((t for t, (got, want) in enumerate(zip(output, targets, strict=False)) if got != want), None)
-    if wrong is None and len(output) >= len(targets):
-        return Text(" ✓", style="green")
-    return Text(f" ✗{len(output) if wrong is None else wrong}", style="red")
-
-
 def history_table(report: CompareReport, max_rows: int = 16, width: int = 120) -> Table:
-    """Each procedure's output at the checkpoints where anything changed, plus change counts and right shares.
-
-    The outputs are cut to fit `width` (the console's), so that step and loss always keep their columns.
-    """
-    history = report.history
-    targets = report.traces["teacher"].targets
-    keep = (
-        [0] + [i for i in range(1, len(history)) if history[i].outputs != history[i - 1].outputs] + [len(history) - 1]
+    """Each procedure's output at the checkpoints where anything changed, plus change counts and right shares (the
+    history's own table; with several sequences, the detailed one's piece of each output)."""
+    return draw(
+        history.history_table(
+            report.history,
+            report.history_stats,
+            list(report.traces),
+            report.traces["teacher"].targets,
+            sequence=report.shown if report.several else None,
+            max_rows=max_rows,
+            width=width,
+        )
     )
-    keep = sorted(set(keep))
-    if len(keep) > max_rows:  # keep the first, the last, and evenly spread changes between
-        inner = keep[1:-1]
-        stride = len(inner) / (max_rows - 2)
-        keep = [keep[0], *[inner[int(i * stride)] for i in range(max_rows - 2)], keep[-1]]
-    shown_modes = [m for m in report.traces if m in procedures.COLUMNS and history and m in history[0].outputs]
-    refeed_note = ""
-    for name in report.traces:
-        check = procedures.get(name).same_as
-        if check is not None and history and name in history[0].outputs and check in history[0].outputs:
-            same = sum(s.outputs[name] == s.outputs[check] for s in history)
-            refeed_note += f" · {name} = {check} at {same}/{len(history)} checkpoints"
-    # step (5) + loss (7) + the ✗NN mark (4) per output + the gaps between columns
-    room = (width - 5 - 7 - 2 * (len(shown_modes) + 1)) // max(1, len(shown_modes)) - 4
-    cut = max(8, min(HISTORY_WIDTH, room))
-    table = fitted_table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        title="Through training",
-        caption=f"{len(history)} checkpoints, shown where an output changed"
-        + (f" ({len(keep)} rows)" if len(keep) < len(history) else "")
-        + f" · ✓ = all right, ✗k = first wrong at step k (in red){refeed_note}"
-        + (f" · outputs cut to {cut - 1} symbols (whole in --json)" if len(targets) > cut else ""),
-    )
-    table.min_width = min(table.min_width or 0, width)  # a long caption must not push the table past the width
-    table.add_column("step", justify="right", no_wrap=True, min_width=4)
-    table.add_column("loss", justify="right", no_wrap=True, min_width=6)
-    for mode in shown_modes:
-        table.add_column(mode)  # outputs are cut to fit; the summary rows below may wrap
-    for i in keep:
-        snap = history[i]
-        row: list[str | Text] = [str(snap.step), f"{snap.loss:.4f}"]
-        row += [
-            marked_output(_shown_piece(report, snap.outputs.get(m, "")), targets, cut)
-            + _output_mark(_shown_piece(report, snap.outputs.get(m, "")), targets)
-            for m in shown_modes
-        ]
-        table.add_row(*row)
-    table.add_section()
-    for label, value in (
-        ("changes", lambda s: f"{s.changes}×"),
-        ("right", lambda s: f"pattern at {s.right}/{s.checkpoints}, reverted {s.reverts}×"),
-    ):
-        table.add_row(label, "", *[value(report.history_stats[m]) for m in shown_modes], style="bold")
-    return table
 
 
 SHORT_EVIDENCE = 3  # evidence lines of an error in the default output; --full shows them all

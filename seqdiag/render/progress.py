@@ -1,10 +1,11 @@
-"""The training progress bar on stderr, fed by the trainer's on_step callback."""
+"""Progress on stderr: the training bar, fed by the trainer's on_step callback, the kernels' step, and the
+command line's observer of the core (`StderrObserver`)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -78,3 +79,31 @@ def kernel_progress(console: Console, compiling: bool, enabled: bool = True) -> 
         yield
     if compiling:
         console.print(f"compiled the numba kernels in {time.perf_counter() - started:.1f} s (cached for next time)")
+
+
+class StderrObserver:
+    """The command line's observer (`seqdiag.observer.Observer`): notes and warnings as lines on stderr, always;
+    the training bar and the kernels' step only with `show_progress` (not under --json)."""
+
+    def __init__(self, show_progress: bool) -> None:
+        self.show_progress = show_progress
+
+    def note(self, text: str) -> None:
+        from seqdiag.render.messages import print_info
+
+        print_info(text)
+
+    def warn(self, text: str) -> None:
+        from seqdiag.render.messages import print_warning
+
+        print_warning(text)
+
+    def training(self, steps: int, label: str) -> AbstractContextManager[Callable[[TrainProgress], None]]:
+        from seqdiag.render.common import stderr_console
+
+        return training_progress(stderr_console(), steps, enabled=self.show_progress, label=label)
+
+    def kernels(self, compiling: bool) -> AbstractContextManager[None]:
+        from seqdiag.render.common import stderr_console
+
+        return kernel_progress(stderr_console(), compiling=compiling, enabled=self.show_progress)
