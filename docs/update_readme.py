@@ -6,6 +6,7 @@ python docs/update_readme.py --only compare   # just the excerpts (compare's who
 python docs/update_readme.py --only glance    # just the "Training at a glance" excerpt
 python docs/update_readme.py --only depth     # the policy matrix, reliance and recovery excerpt (~1.5 min)
 python docs/update_readme.py --only check     # seqdiag check on one of examples/ (the "Check your own sampler" excerpt)
+python docs/update_readme.py --only procedures  # the table of procedures, from their registry (instant)
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ DEPTH_START, DEPTH_END = "<!-- depth-excerpt:start -->", "<!-- depth-excerpt:end
 DEPTH_COMMAND = ["compare", "--full", "--train", "teacher,zeros,scheduled"]
 CHECK_START, CHECK_END = "<!-- check-excerpt:start -->", "<!-- check-excerpt:end -->"
 CHECK_EXAMPLE = "examples/char_lstm_state_reset.py"
+PROCEDURES_START, PROCEDURES_END = "<!-- procedures:start -->", "<!-- procedures:end -->"
+STATE_WORDS = {"carried": "carried", "prefix": "none: re-runs the prefix", "fresh": "none: zero at every step"}
 # Section titles of compare's output, in the order printed; a section runs to the next title.
 TITLES = (
     "Per step",
@@ -124,6 +127,27 @@ def replace_block(text: str, start: str, end: str, body: str) -> str:
     return pattern.sub(lambda _: block, text)
 
 
+def procedure_table() -> str:
+    """The README's table of procedures, from their registry (`seqdiag/procedures/`)."""
+    from seqdiag import procedures
+
+    rows = ["| procedure | what it is | state between steps | decoding |", "|---|---|---|---|"]
+    for p in procedures.REGISTRY.values():
+        decoding = "argmax, or `--temperature`/`--top-k`" if p.decoding == "configured" else "argmax"
+        rows.append(f"| `{p.name}` | {p.description} | {STATE_WORDS[p.state]} | {decoding} |")
+    return "\n".join(rows)
+
+
+def update_procedures() -> None:
+    pattern = re.compile(re.escape(PROCEDURES_START) + r".*?" + re.escape(PROCEDURES_END), re.S)
+    text = README.read_text()
+    if not pattern.search(text):
+        raise SystemExit(f"{README}: markers {PROCEDURES_START} / {PROCEDURES_END} not found")
+    block = f"{PROCEDURES_START}\n{procedure_table()}\n{PROCEDURES_END}"
+    README.write_text(pattern.sub(lambda _: block, text))
+    print(f"updated {README} (procedures)")
+
+
 def update_compare(parts: tuple[str, ...] = ("compare", "glance")) -> None:
     lines = run_seqdiag("compare")
     text = README.read_text()
@@ -148,9 +172,13 @@ def update_check() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--only", choices=("compare", "glance", "figures", "depth", "check"), help="regenerate just one part"
+        "--only",
+        choices=("compare", "glance", "figures", "depth", "check", "procedures"),
+        help="regenerate just one part",
     )
     only = parser.parse_args().only
+    if only in (None, "procedures"):
+        update_procedures()
     if only in (None, "compare"):
         update_compare()
     if only == "glance":

@@ -27,6 +27,7 @@ from seqdiag import judgement, procedures
 from seqdiag.config import Config
 from seqdiag.errors import ConfigError
 from seqdiag.history import Snapshot, history_stats
+from seqdiag.table import Cell, CellValue, Column, Row, TableSpec, steps_after, styled
 
 # Two-sided 95%: the standard normal quantile 0.975.
 Z95 = 1.959963984540054
@@ -231,3 +232,90 @@ def _keep_freed_memory() -> None:
     m_trim_threshold, m_mmap_threshold = -1, -3
     libc.mallopt(m_mmap_threshold, 32 * 1024 * 1024)  # glibc's maximum
     libc.mallopt(m_trim_threshold, 1 << 30)
+
+
+def interval_bar(share: float, lo: float, hi: float, width: int = 20) -> Cell:
+    """The 95% interval as a line on [0, 1] with the observed share as a dot: ··──●───·····; good when the interval
+    lies above one half, bad below, warn across it."""
+    cells = ["·"] * width
+    for i in range(width):
+        if lo <= (i + 0.5) / width <= hi:
+            cells[i] = "─"
+    cells[min(width - 1, int(share * width))] = "●"
+    return styled("".join(cells), "good" if lo >= 0.5 else "bad" if hi <= 0.5 else "warn")
+
+
+def rate_cell(rate: ProcedureRates) -> Cell:
+    """right/seeds share [interval in percent], compact enough for four procedures side by side."""
+    lo, hi = rate.ci95
+    return styled(f"{rate.right_at_end}/{rate.seeds} {rate.share:.0%} [{lo * 100:.0f}–{hi * 100:.0f}]")
+
+
+def _divergence_cell(distribution: dict[int | None, int], top: int = 4) -> str:
+    ranked = sorted(distribution.items(), key=lambda kv: -kv[1])
+    parts = [f"{'never' if step is None else f'@{step}'}×{count}" for step, count in ranked[:top]]
+    return " ".join(parts) + (" …" if len(ranked) > top else "")
+
+
+def rate_columns(rates: dict[str, ProcedureRates]) -> list[str]:
+    """The procedures that get a column: a consistency check (one that must equal another) keeps its row in the
+    per-policy table and its JSON, not a column of the matrices."""
+    return [name for name in rates if name not in procedures.REGISTRY or procedures.REGISTRY[name].same_as is None]
+
+
+def rates_table(policy_sweep: PolicySweep, n_seeds: int, width: int = 120) -> TableSpec:
+    """One training policy's rates: a row per sampling procedure; below 100 columns the headers take a line per
+    word, the interval bar narrows and the padding tightens, so every column keeps its cells whole."""
+    narrow = width < 100
+
+    def column(header: str, wrap_header: bool = True, **kwargs: Any) -> Column:
+        return Column(header.replace(" ", "\n") if narrow and wrap_header else header, no_wrap=True, **kwargs)
+
+    bar = 10 if narrow else 20
+    rows = []
+    for name, rate in policy_sweep.rates.items():
+        lo, hi = rate.ci95
+        cells: tuple[CellValue, ...] = (
+            name,
+            f"{rate.right_at_end}/{rate.seeds}",
+            f"{rate.share:.0%}",
+            f"{lo:.0%}–{hi:.0%}",
+            interval_bar(rate.share, lo, hi, bar),
+            steps_after(rate.stable_from_median),
+            f"{rate.changes_second_half:.1f}",
+            _divergence_cell(rate.first_divergence),
+        )
+        rows.append(Row(cells))
+    return TableSpec(
+        title=f"Trained with {policy_sweep.policy}: {n_seeds} seeds, {policy_sweep.steps} steps each",
+        caption="right = pattern right at the last snapshot · interval = Wilson 95% · stays right = median first "
+        "step from which it stays right · changes = mean output changes between snapshots, 2nd half",
+        columns=(
+            column("procedure", style="strong"),
+            column("right", justify="right"),
+            column("share", justify="right"),
+            column("95% interval", justify="right"),
+            column("0 ─ 1", wrap_header=False),
+            column("stays right", justify="right"),
+            column("changes", justify="right"),
+            column("first divergence"),
+        ),
+        rows=tuple(rows),
+        padding=(0, 1, 0, 0) if narrow else (0, 1, 0, 1),
+    )
+
+
+def matrix_table(result: SweepResult) -> TableSpec:
+    """Training policy x sampling procedure: the share right at the end, with its interval."""
+    names = rate_columns(result.headline.rates)
+    return TableSpec(
+        title="Rates: rows = what training fed, columns = sampling procedure",
+        caption="cell = right/seeds share [Wilson 95% interval, %]",
+        columns=(
+            Column("train", style="strong"),
+            *(Column(name, justify="right", overflow="fold") for name in names),
+        ),
+        rows=tuple(
+            Row((policy, *(rate_cell(ps.rates[name]) for name in names))) for policy, ps in result.policies.items()
+        ),
+    )

@@ -15,6 +15,7 @@ Style = Literal["", "good", "bad", "muted", "strong", "alarm", "warn"]
 """What a piece of a cell means: good (right), bad (wrong), muted (secondary), strong (a total, the diagonal),
 alarm (a marker that must stand out), warn. "" is no style."""
 Justify = Literal["left", "right", "center"]
+Overflow = Literal["fold", "crop", "ellipsis"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class Column:
     no_wrap: bool = False
     style: Style = ""
     min_width: int | None = None
+    overflow: Overflow | None = None
+    """What a cell too long for the column does (None: the renderer's default, which wraps at spaces)."""
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,8 @@ class TableSpec:
     caption: str | None = None
     max_width: int | None = None
     """The width the table must fit (the console's): a long caption then cannot push it wider."""
+    padding: tuple[int, int, int, int] | None = None
+    """Around each cell (top, right, bottom, left); None: one space either side."""
 
     def __post_init__(self) -> None:
         for row in self.rows:

@@ -1,5 +1,7 @@
 """The registry of sampling procedures: one definition each, and everything that lists them derives from it."""
 
+import json
+
 import pytest
 
 from seqdiag import procedures
@@ -46,7 +48,29 @@ def test_the_diagonal_of_the_policy_matrix_comes_from_the_registry():
 
 def test_the_json_schema_names_exactly_the_registered_procedures():
     enum = load_schema()["$defs"]["procedure_name"]["enum"]
-    assert enum == list(procedures.NAMES), "update procedure_name in seqdiag/schema/seqdiag.schema.json"
+    assert enum == list(procedures.NAMES)
+    jsonschema = pytest.importorskip("jsonschema")
+    name = {"$defs": load_schema()["$defs"], "$ref": "#/$defs/procedure_name"}
+    for known in procedures.NAMES:
+        jsonschema.validate(known, name)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate("beam", name)
+
+
+def test_the_schema_file_keeps_no_copy_of_the_registry():
+    """The registry is the one list of procedures: the shipped file must not hold a second one to go stale."""
+    from importlib import resources
+
+    raw = json.loads(resources.files("seqdiag.schema").joinpath("seqdiag.schema.json").read_text())
+    assert "enum" not in raw["$defs"]["procedure_name"]
+
+
+def test_python_m_seqdiag_schema_prints_the_complete_schema():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "seqdiag.schema"], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == load_schema()
 
 
 def test_the_registry_imports_no_torch():

@@ -95,3 +95,15 @@ def test_every_shared_option_names_real_commands():
 def test_every_command_help_has_an_example(runner, command):
     text = help_text(runner, command)
     assert re.search(rf"Example: .*seqdiag {command}\b", text), f"`seqdiag {command} --help` shows no example"
+
+
+def test_the_procedure_table_is_the_registry():
+    """The README's table of procedures is generated from the registry (a new procedure regenerates it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("update_readme", README.parent / "docs" / "update_readme.py")
+    assert spec is not None and spec.loader is not None
+    update_readme = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(update_readme)
+    block = README.read_text().split(update_readme.PROCEDURES_START)[1].split(update_readme.PROCEDURES_END)[0]
+    assert block.strip() == update_readme.procedure_table(), "run: python docs/update_readme.py --only procedures"

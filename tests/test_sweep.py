@@ -121,3 +121,20 @@ def test_a_one_seed_sweep_is_the_single_run():
 def test_run_sweep_rejects_no_seeds():
     with pytest.raises(ValueError):
         run_sweep(_tiny(), 0)
+
+
+def test_the_interval_bar_says_which_side_of_one_half_the_interval_lies():
+    from seqdiag.sweep import interval_bar
+
+    above, below, across = interval_bar(0.9, 0.6, 1.0, 10), interval_bar(0.1, 0.0, 0.4, 10), interval_bar(0.5, 0.2, 0.8)
+    assert (above.style, below.style, across.style) == ("good", "bad", "warn")
+    assert above.plain == "······───●" and across.plain.count("●") == 1 and len(across.plain) == 20
+
+
+def test_the_sweep_matrix_has_no_column_for_a_consistency_check():
+    from seqdiag import procedures
+    from seqdiag.sweep import rate_columns
+
+    checks = {p.name for p in procedures.REGISTRY.values() if p.same_as is not None}
+    names = rate_columns({name: None for name in procedures.NAMES})  # type: ignore[misc]
+    assert checks and not checks & set(names) and set(names) | checks == set(procedures.NAMES)

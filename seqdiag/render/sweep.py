@@ -10,103 +10,22 @@ from rich.table import Table
 from rich.text import Text
 
 from seqdiag.config import describe
-from seqdiag.render.common import (
-    fitted_table,
-    steps_after,
-)
+from seqdiag.render.common import fitted_table
+from seqdiag.render.table import draw, text_of
+from seqdiag.sweep import matrix_table, rate_cell, rate_columns, rates_table
 
 if TYPE_CHECKING:
     pass
 
 
-def _interval_bar(share: float, lo: float, hi: float, width: int = 20) -> Text:
-    """The 95% interval as a line on [0, 1] with the observed share as a dot: ··──●───·····."""
-    cells = ["·"] * width
-    for i in range(width):
-        if lo <= (i + 0.5) / width <= hi:
-            cells[i] = "─"
-    cells[min(width - 1, int(share * width))] = "●"
-    style = "green" if lo >= 0.5 else "red" if hi <= 0.5 else "yellow"
-    return Text("".join(cells), style=style)
-
-
-def _rate_cell(rate) -> Text:
-    """right/seeds share [interval in percent], compact enough for four procedures side by side."""
-    lo, hi = rate.ci95
-    return Text(f"{rate.right_at_end}/{rate.seeds} {rate.share:.0%} [{lo * 100:.0f}–{hi * 100:.0f}]")
-
-
-def _divergence_cell(distribution: dict, top: int = 4) -> str:
-    ranked = sorted(distribution.items(), key=lambda kv: -kv[1])
-    parts = [f"{'never' if step is None else f'@{step}'}×{count}" for step, count in ranked[:top]]
-    return " ".join(parts) + (" …" if len(ranked) > top else "")
-
-
-def _columns(rates: dict) -> list[str]:
-    """The procedures that get a column: a consistency check (refeed, which must equal free) keeps its row in the
-    per-policy table and its JSON, not a column of the matrices."""
-    from seqdiag import procedures
-
-    return [name for name in rates if name not in procedures.REGISTRY or procedures.REGISTRY[name].same_as is None]
-
-
-def _column(table: Table, header: str, narrow: bool, **kwargs) -> None:
-    """A column whose cells never wrap; on a `narrow` console its header takes one line per word instead of
-    breaking inside one."""
-    table.add_column(header.replace(" ", "\n") if narrow else header, no_wrap=True, **kwargs)
-
-
 def sweep_rates_table(policy_sweep, n_seeds: int, width: int = 120) -> Table:
-    """One training policy's rates: a row per sampling procedure; below 100 columns the headers take a line per
-    word, the interval bar narrows and the padding tightens, so every column keeps its cells whole."""
-    narrow = width < 100
-    table = fitted_table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1, 0, 0) if narrow else (0, 1),
-        title=f"Trained with {policy_sweep.policy}: {n_seeds} seeds, {policy_sweep.steps} steps each",
-        caption="right = pattern right at the last snapshot · interval = Wilson 95% · stays right = median first "
-        "step from which it stays right · changes = mean output changes between snapshots, 2nd half",
-    )
-    _column(table, "procedure", narrow, style="bold")
-    _column(table, "right", narrow, justify="right")
-    _column(table, "share", narrow, justify="right")
-    _column(table, "95% interval", narrow, justify="right")
-    _column(table, "0 ─ 1", False)
-    _column(table, "stays right", narrow, justify="right")
-    _column(table, "changes", narrow, justify="right")
-    _column(table, "first divergence", narrow)
-    bar = 10 if narrow else 20
-    for name, rate in policy_sweep.rates.items():
-        lo, hi = rate.ci95
-        table.add_row(
-            name,
-            f"{rate.right_at_end}/{rate.seeds}",
-            f"{rate.share:.0%}",
-            f"{lo:.0%}–{hi:.0%}",
-            _interval_bar(rate.share, lo, hi, bar),
-            steps_after(rate.stable_from_median),
-            f"{rate.changes_second_half:.1f}",
-            _divergence_cell(rate.first_divergence),
-        )
-    return table
+    """One training policy's rates (the sweep's own table)."""
+    return draw(rates_table(policy_sweep, n_seeds, width))
 
 
 def sweep_matrix_table(result) -> Table:
-    """Training policy x sampling procedure: the share right at the end, with its interval."""
-    table = fitted_table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        title="Rates: rows = what training fed, columns = sampling procedure",
-        caption="cell = right/seeds share [Wilson 95% interval, %]",
-    )
-    table.add_column("train", style="bold")
-    procedures = _columns(result.headline.rates)
-    for name in procedures:
-        table.add_column(name, justify="right", overflow="fold")
-    for policy, policy_sweep in result.policies.items():
-        table.add_row(policy, *(_rate_cell(policy_sweep.rates[name]) for name in procedures))
-    return table
+    """Training policy x sampling procedure (the sweep's own table)."""
+    return draw(matrix_table(result))
 
 
 def _sweep_title(command: str, result) -> Group:
@@ -153,11 +72,11 @@ def render_grid(console: Console, result) -> None:
     for key in result.axes:
         table.add_column(key, style="bold", justify="right", min_width=len(key))
     table.add_column("train")
-    procedures = _columns(first.rates)
+    procedures = rate_columns(first.rates)
     for name in procedures:
         table.add_column(name, justify="right", overflow="fold")
     for cell, sweep in result.cells:
         for policy, policy_sweep in sweep.policies.items():
             values = [str(cell.values.get(key, "")) for key in result.axes]
-            table.add_row(*values, policy, *(_rate_cell(policy_sweep.rates[name]) for name in procedures))
+            table.add_row(*values, policy, *(text_of(rate_cell(policy_sweep.rates[name])) for name in procedures))
     console.print(table)

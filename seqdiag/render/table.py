@@ -36,7 +36,8 @@ def _renderable(value: CellValue) -> str | Text:
 
 def draw(spec: TableSpec) -> Table:
     """The spec as a Rich table: a simple head rule, no edge padding, fitted to its title and caption."""
-    table = fitted_table(box=box.SIMPLE_HEAD, pad_edge=False, title=spec.title, caption=spec.caption)
+    extra = {} if spec.padding is None else {"padding": spec.padding}
+    table = fitted_table(box=box.SIMPLE_HEAD, pad_edge=False, title=spec.title, caption=spec.caption, **extra)
     if spec.max_width is not None:
         table.min_width = min(table.min_width or 0, spec.max_width)
     for column in spec.columns:
@@ -46,6 +47,7 @@ def draw(spec: TableSpec) -> Table:
             no_wrap=column.no_wrap,
             style=STYLES[column.style] or None,
             min_width=column.min_width,
+            overflow=column.overflow or "ellipsis",  # Rich's default
         )
     for row in spec.rows:
         if row.section:

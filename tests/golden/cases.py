@@ -1,4 +1,5 @@
-"""The golden cases: what `seqdiag compare`, `sample` and `sweep` print at 80 and 120 columns on small, fast configs.
+"""The golden cases: what `seqdiag compare`, `sample` and `sweep` print at 80 and 120 columns on small, fast configs,
+and the sweep and grid tables of a made-up result.
 
 Both the test (tests/test_golden.py) and the script that writes the files (tests/golden/regenerate.py) render through
 `render_case`, so a golden file is always exactly what the command printed, normalised only where a run legitimately
@@ -23,7 +24,9 @@ COMMANDS = {
     "sweep": ["sweep", "--seeds", "4", "--train", "teacher,free", *STEPS],
 }
 WIDTHS = (80, 120)
-CASES = [f"{command}-{width}" for command in COMMANDS for width in WIDTHS]
+# Renders of made-up results (tests/golden/tables.py), at 110 columns: every table shape of a sweep and a grid.
+TABLES = ("sweep-tables", "grid-table")
+CASES = [f"{command}-{width}" for command in COMMANDS for width in WIDTHS] + list(TABLES)
 
 _NORMALISE = [
     (re.compile(r"torch(\s+)\d[\w.+\-]*"), r"torch\1X"),
@@ -44,11 +47,16 @@ def golden_path(case: str) -> Path:
 
 
 def render_case(case: str) -> str:
-    """Run the case's command through the CLI, as piped output at the case's width, and normalise it."""
+    """Run the case's command through the CLI, as piped output at the case's width, and normalise it (or render
+    the made-up result of a table case)."""
     from typer.testing import CliRunner
 
     from seqdiag.cli import app
 
+    if case in TABLES:
+        import tables
+
+        return tables.render_sweep_golden() if case == "sweep-tables" else tables.render_grid_golden()
     command, width = case.rsplit("-", 1)
     result = CliRunner().invoke(app, [*COMMANDS[command], "--threads", "1"], env={"COLUMNS": width, "NO_COLOR": "1"})
     if result.exit_code != 0:
