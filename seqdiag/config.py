@@ -536,12 +536,13 @@ def with_overrides(config: Config, overrides: list[str]) -> Config:
 def describe(config: Config) -> str:
     """One compact line of what differs from nothing: every key, for the report header."""
     parts = [f"seed={config.seed}"]
+    replaced = {"pattern", "length"} if config.sequence.text or config.sequence.file else set()
     for name in SECTIONS:
         section = getattr(config, name)
         items = " ".join(
             f"{k}={v!r}" if isinstance(v, str) else f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
             for k, v in _as_data(section).items()
-            if v != ""  # an unused text or file
+            if v != "" and not (name == "sequence" and k in replaced)  # an unused text or file; what they replace
         )
         parts.append(f"[{name}] {items}")
     return "  ".join(parts)

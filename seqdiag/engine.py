@@ -78,7 +78,16 @@ def kernel_gap(cell: str, gate: str, device: str) -> str | None:
     return None
 
 
-def resolve_engine(name: str, cell: str, gate: str, device: str) -> EngineChoice:
+def task_gap(sequences: int, prompt: int) -> str | None:
+    """Why the numba kernel cannot train this task (None when it can): it trains one sequence with no prompt."""
+    if sequences > 1:
+        return f"the numba kernel trains one sequence; this task has {sequences}"
+    if prompt:
+        return f"the numba kernel trains without a prompt; this task has sample.prompt = {prompt}"
+    return None
+
+
+def resolve_engine(name: str, cell: str, gate: str, device: str, sequences: int = 1, prompt: int = 0) -> EngineChoice:
     """Map an --engine choice to the engine that will compute.
 
     `auto` takes numba wherever it is installed and covers the config, cached kernels or not: a cold cache is
@@ -92,7 +101,7 @@ def resolve_engine(name: str, cell: str, gate: str, device: str) -> EngineChoice
         raise SeqdiagError(f"--engine {name!r}: must be one of {', '.join(ENGINES)}")
     if name == "torch":
         return EngineChoice("torch", name)
-    gap = kernel_gap(cell, gate, device)
+    gap = kernel_gap(cell, gate, device) or (task_gap(sequences, prompt) if numba_installed() else None)
     if gap is None:
         return EngineChoice("numba", name)
     if name == "numba" and not numba_installed():

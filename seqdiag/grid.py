@@ -218,10 +218,12 @@ def run_cell(
     from seqdiag.device import resolve_device
     from seqdiag.engine import KernelCacheError, prepare_kernels, resolve_engine
     from seqdiag.sweep import run_sweep
+    from seqdiag.task import task_from_config
 
     torch.set_num_threads(threads)
     dev = resolve_device(device)
-    name = resolve_engine(engine, config.model.cell, config.model.gate, dev).name
+    task = task_from_config(config.sequence, config.sample.prompt)
+    name = resolve_engine(engine, config.model.cell, config.model.gate, dev, len(task.bodies), task.prompt).name
     if name == "numba":
         try:
             prepare_kernels(cell=config.model.cell)

@@ -386,6 +386,7 @@ class SampleReport:
     mode: str
     decoding: Decoding
     trace: Trace
+    sequences: int = 1  # the task's sequences; the trace is of the first
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -409,4 +410,5 @@ def build_sample(result: TrainResult, source: str, mode: str, decoding: Decoding
         result.config.seed, result.steps_done, result.interrupted, source, result.stopped, result.config.train.steps,
         result.engine,
     )  # fmt: skip
-    return SampleReport(result.config, run, mode, decoding, trace)
+    assert result.sequences is not None
+    return SampleReport(result.config, run, mode, decoding, trace, len(result.sequences.sequences))

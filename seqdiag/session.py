@@ -54,8 +54,12 @@ class Session:
         """
         from seqdiag.engine import KernelCacheError, kernels_cached, prepare_kernels, resolve_engine
         from seqdiag.errors import SeqdiagError
+        from seqdiag.task import task_from_config
 
-        choice = resolve_engine(str(asked), config.model.cell, config.model.gate, self.device)
+        task = task_from_config(config.sequence, config.sample.prompt)
+        choice = resolve_engine(
+            str(asked), config.model.cell, config.model.gate, self.device, len(task.bodies), task.prompt
+        )
         if choice.reason is not None:
             self.observer.note(f"engine {choice.name}: {choice.reason}")
         if choice.name == "numba":

@@ -102,6 +102,23 @@ def test_every_cell_runs_on_numba(runner, cell):
     assert "fell back" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("task", "why"),
+    [
+        (["--set", "sequence.text=0110100110", "--set", "sample.prompt=2"], "sample.prompt = 2"),
+        (["--config", "names"], "this task has 20"),
+    ],
+)
+def test_a_task_the_kernel_does_not_train_falls_back_and_says_so_once(runner, task, why):
+    small = _set(["train.steps=20", "train.snapshot_every=10"])
+    for asked in ("auto", "numba"):
+        result = runner.invoke(app, ["compare", "--engine", asked, "--json", *task, *small])
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout)["run"]["engine"] == "torch"
+        notes = [line for line in result.stderr.splitlines() if "fell back" in line]
+        assert len(notes) == 1 and why in notes[0], result.stderr
+
+
 def test_an_unknown_engine_is_one_line_and_exit_2(runner):
     result = runner.invoke(app, ["train", "--engine", "fast"])
     assert result.exit_code == 2

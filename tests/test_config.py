@@ -128,6 +128,13 @@ def test_describe_names_every_section():
         assert part in line
 
 
+def test_describe_leaves_out_what_text_or_file_replaces():
+    text = describe(load_config(None, ["sequence.text=0110"]))
+    assert "text='0110'" in text and "pattern=" not in text and "length=" not in text
+    names = describe(load_config("names"))
+    assert "file=" in names and "pattern=" not in names and "length=" not in names
+
+
 def test_errors_name_where_the_bad_value_came_from(tmp_path: Path):
     with pytest.raises(ConfigError, match=r"^--set: train.steps = -5"):
         load_config(None, ["train.steps=-5"])

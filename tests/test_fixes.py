@@ -6,7 +6,7 @@ import pytest
 from conftest import TINY
 from test_schema import _json_of, _set, _validate
 
-from seqdiag.fixes import describe_tested, measure_fixes
+from seqdiag.fixes import describe_tested, measure_fixes, outcome
 from seqdiag.report import build_compare
 
 SGD_TINY = [*TINY, "train.optimizer=sgd", "train.lr=0.001"]
@@ -22,7 +22,8 @@ def _check_after_equals_plain_runs(runner, overrides, fixes_data):
     for f in tested:
         assert f["tested"]["before"] == fixes_data["summary"]
         assert f["tested"]["set"] == f["proposes"]
-        assert "(tested: see below)" in f["help"] and "untested" not in f["help"]
+        assert f"(tested: it {f['tested']['outcome']}, see below" in f["help"] and "untested" not in f["help"]
+        assert f["tested"]["outcome"] == outcome(f["tested"]["before"], f["tested"]["after"], tuple(f["aims"]))
         plain = _json_of(runner, ["compare", *_set([*overrides, *f["tested"]["set"]])])
         assert f["tested"]["after"] == plain["summary"], f["id"]
     for f in fixes_data["findings"]:  # every proposal was tested
@@ -80,3 +81,33 @@ def test_fixes_on_the_audited_runs_equal_plain_reruns(runner, overrides):
         headline = data["headline"]
         assert "not converged" in headline or "converged" not in headline, headline
     _check_after_equals_plain_runs(runner, overrides, data)
+
+
+def _summary(teacher: int, zeros: int, spikes: int = 0, flips: int = 0) -> dict:
+    return {"right": {"teacher": teacher, "zeros": zeros}, "targets": 31, "late_spikes": spikes, "teacher_flips": flips}
+
+
+@pytest.mark.parametrize(
+    ("after", "aims", "expected"),
+    [
+        (_summary(31, 15), ("right.teacher",), "helped"),
+        (_summary(31, 10), ("right.teacher",), "mixed"),
+        (_summary(30, 30), ("right.teacher",), "did not help"),  # zeros right by chance is not what was aimed at
+        (_summary(30, 12), ("right.zeros",), "made it worse"),
+        (_summary(30, 15, spikes=0), ("late_spikes",), "did not help"),
+        (_summary(30, 15, spikes=0), (), "did not help"),
+        (None, (), "failed"),
+    ],
+)
+def test_a_tested_change_is_judged_by_what_it_aims_at_and_what_it_costs(after, aims, expected):
+    assert outcome(_summary(30, 15), after, aims) == expected
+
+
+def test_a_change_that_did_not_help_is_never_recommended(trained_tiny):
+    report = build_compare(trained_tiny, "test")
+    worse = dict(report.summary(), right={m: 0 for m in report.summary()["right"]})
+    fixed = measure_fixes(report, lambda config, changes: worse)
+    tested = [f for f in fixed.verdict.findings if f.tested is not None]
+    for f in tested:
+        assert f.tested["outcome"] in ("made it worse", "did not help")
+        assert f.help.endswith("see below; not advised)") and "it helped" not in f.help

@@ -17,3 +17,12 @@ def test_preset_loads_and_trains_a_few_steps(name):
     assert report.verdict.findings
     # zeros runs one step per symbol of the detailed sequence: no step for the end symbol
     assert len(report.traces["zeros"].steps) == len(report.traces["teacher"].targets) - 1
+
+
+def test_presets_describe_each_task_by_its_source(runner):
+    from seqdiag.cli import app
+
+    result = runner.invoke(app, ["presets"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    names = next(line for line in result.stdout.splitlines() if line.strip().startswith("names"))
+    assert "file names.txt (20 sequences)" in names and "'01'" not in names

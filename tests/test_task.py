@@ -188,3 +188,21 @@ def test_task_from_config_names_its_source():
     from seqdiag.config import SequenceConfig
 
     assert task_from_config(SequenceConfig()).source == "pattern '01' x 30"
+
+
+def test_sample_judges_only_what_follows_the_prompt_and_says_which_sequence_it_shows(runner, tmp_path):
+    import json
+
+    from seqdiag.cli import app
+
+    (tmp_path / "w.txt").write_text("hello\nworld\nhelp\n")
+    run = tmp_path / "run"
+    task = ["--set", f"sequence.file={tmp_path / 'w.txt'}", "--set", "sample.prompt=2", "--set", "train.steps=30"]
+    assert runner.invoke(app, ["train", *task, "--out", str(run)]).exit_code == 0
+    text = runner.invoke(app, ["sample", "--run", str(run), "--mode", "free"], env={"COLUMNS": "100"}).stdout
+    data = json.loads(runner.invoke(app, ["sample", "--run", str(run), "--mode", "free", "--json"]).stdout)
+    right = round(data["accuracy"] * 4)  # 'hello' + end: 6 targets, 2 given, 4 judged
+    assert f"right {right}/4 (after the 2 given" in text
+    wrong = next(line for line in text.splitlines() if line.startswith("wrong"))
+    assert wrong[len("wrong      ") :].startswith("··")  # the given steps are marked given, never wrong
+    assert "sequence 0 of 3 shown" in text

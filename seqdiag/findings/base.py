@@ -44,6 +44,9 @@ class Finding:
     # The config change the help proposes ("key=value", ...); empty when it proposes none. `compare --test-fixes`
     # retrains with it and fills `tested` with {"set": [...], "before": summary, "after": summary}.
     proposes: list[str] = field(default_factory=list)
+    # What the proposed change is meant to improve: summary counts ("right.teacher", "late_spikes", ...), judged
+    # by `seqdiag.fixes.outcome`; empty: any count.
+    aims: tuple[str, ...] = ()
     tested: dict[str, Any] | None = None
     part_of: str | None = None  # the id of the finding whose cause this one restates, shown as its evidence
 
@@ -92,6 +95,13 @@ class Evidence:
     def fed_label(self) -> str:
         """What training fed, in words, for titles: 'teacher-forced' or 'fed as training fed (zeros)'."""
         return "teacher-forced" if self.train_policy == "teacher" else f"fed as training fed ({self.train_policy})"
+
+    @property
+    def trained_aim(self) -> tuple[str, ...]:
+        """The summary count that measures what training fed (`Finding.aims` of a training fix)."""
+        from seqdiag import procedures
+
+        return (f"right.{self.train_policy}" if self.train_policy in procedures.REGISTRY else "right.teacher",)
 
     @property
     def first_loss(self) -> float | None:

@@ -98,6 +98,7 @@ def late_instability(ev: Evidence) -> Finding | None:
             "below_eps_share": st.below_eps_share,
         },
         proposes=change,
+        aims=("late_spikes", "teacher_flips"),
     )
 
 

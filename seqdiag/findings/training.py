@@ -187,6 +187,7 @@ def convergence(ev: Evidence) -> Finding:
             explains=sum(wrong(ev.traces[m]) for m in ("teacher", "free", "refeed") if m in ev.traces),
             data=data,
             proposes=change,
+            aims=ev.trained_aim,
         )
     change = [f"train.lr={_proposed_lr(ev):g}"]
     return Finding(
@@ -200,6 +201,7 @@ def convergence(ev: Evidence) -> Finding:
         explains=sum(wrong(tr) for tr in ev.traces.values()),
         data=data,
         proposes=change,
+        aims=ev.trained_aim,
     )
 
 
@@ -248,6 +250,7 @@ def end_symbol(ev: Evidence) -> Finding | None:
         explains=sum(1 for tr in ev.traces.values() if tr.end_symbol is False),
         data={"p_end_symbol": last.p_target, "fed": ev.train_policy},
         proposes=change,
+        aims=ev.trained_aim,
     )
 
 

@@ -69,6 +69,7 @@ def unseen_inputs(ev: Evidence) -> Finding | None:
             "free_correct": free.correct_count,
         },
         proposes=change,
+        aims=("right.zeros",),
     )
 
 

@@ -108,6 +108,8 @@ def prediction_cell(trace: Trace, t: int) -> Text:
     if t >= len(trace.steps):
         return Text("—", style="dim")
     step = trace.steps[t]
+    if t < trace.prompt:  # given, as training fed it: not judged
+        return Text(f"{step.predicted}·", style="dim")
     mark = "✓" if step.correct else "✗"
     text = Text(f"{step.predicted}{mark}", style="green" if step.correct else "red")
     if t == trace.first_divergence:

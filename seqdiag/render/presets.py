@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 
 def render_presets(console: Console, presets: list[PresetSummary]) -> None:
+    from seqdiag.task import task_from_config
+
     table = fitted_table(box=box.SIMPLE_HEAD, pad_edge=False, title="Presets (seqdiag compare --config NAME)")
     for name in ("name", "task", "model", "training", "what it shows"):
         table.add_column(name, overflow="fold")
@@ -24,7 +26,7 @@ def render_presets(console: Console, presets: list[PresetSummary]) -> None:
         c = p.config
         table.add_row(
             Text(p.name, style="bold"),
-            f"{c.sequence.pattern!r} to {c.sequence.length} symbols",
+            task_from_config(c.sequence).source,
             f"{c.model.cell} ({c.model.gate})",
             f"{c.train.optimizer} lr {c.train.lr:g}, {c.train.steps} steps",
             p.description,

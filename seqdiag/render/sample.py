@@ -47,7 +47,7 @@ def render_sample(console: Console, report: SampleReport) -> None:
     )
     console.print(Text.assemble(("target     ", "bold"), trace.targets))
     console.print(Text.assemble(("p(target)  ", "bold"), p_target_strip(trace)))
-    wrong = "".join(" " if s.correct else "✗" for s in trace.steps).rstrip()
+    wrong = "".join("·" if s.t < trace.prompt else " " if s.correct else "✗" for s in trace.steps).rstrip()
     if wrong:  # the wrong steps marked without relying on colour
         console.print(Text.assemble(("wrong      ", "bold"), (wrong, "red")))
     table = fitted_table(box=box.SIMPLE_HEAD, pad_edge=False, title=f"{report.mode}: per step")
@@ -77,6 +77,11 @@ def render_sample(console: Console, report: SampleReport) -> None:
     console.print(table)
     end = {True: "emitted", False: "missed", None: "never reached"}[trace.end_symbol]
     divergence = "none" if trace.first_divergence is None else f"step {trace.first_divergence}"
+    given = f" (after the {trace.prompt} given: ·)" if trace.prompt else ""
     console.print(
-        f"right {trace.correct_count}/{len(trace.targets)} · first divergence {divergence} · end symbol {end}"
+        f"right {trace.correct_count}/{trace.judged}{given} · first divergence {divergence} · end symbol {end}"
     )
+    if report.sequences > 1:
+        console.print(
+            f"sequence 0 of {report.sequences} shown; seqdiag compare shows every sequence (--show N for another)"
+        )
