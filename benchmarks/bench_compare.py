@@ -1,6 +1,7 @@
 """`seqdiag compare` on the default, on each engine, against the bare torch loops a user would write for the same job.
 
     python benchmarks/bench_compare.py   # prints a table, writes benchmarks/results/compare.json
+    python benchmarks/bench_compare.py --cell gru   # compare on a GRU model (compare-gru.json)
 
 Everything runs end to end in a fresh Python process on one torch thread, in one run, interleaved:
 
@@ -96,7 +97,7 @@ for step in range(STEPS):
 print(float(loss))
 """
 
-WAIT_FOR_KERNELS = "from seqdiag.engine import prepare_kernels; prepare_kernels()"
+WAIT_FOR_KERNELS = "from seqdiag.engine import prepare_kernels; prepare_kernels(cell=CELL)"
 
 
 def _run(command: list[str], env: dict[str, str] | None = None) -> float:
@@ -124,10 +125,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5000, help="training steps of every run (default 5000)")
     parser.add_argument("--no-cold", action="store_true", help="skip the cold-cache runs")
     parser.add_argument("--cold-only", action="store_true", help="only the torch engine and the cold-cache runs")
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "compare.json")
+    parser.add_argument("--cell", default="lstm", choices=("lstm", "gru", "rnn"), help="model.cell of the compares")
+    parser.add_argument("--out", type=Path, help="JSON file (default benchmarks/results/compare[-CELL].json)")
     args = parser.parse_args()
+    if args.out is None:
+        name = "compare.json" if args.cell == "lstm" else f"compare-{args.cell}.json"
+        args.out = ROOT / "benchmarks" / "results" / name
     py = sys.executable
+    wait_for_kernels = WAIT_FOR_KERNELS.replace("CELL", repr(args.cell))
     compare = [py, "-m", "seqdiag", "compare", "--json", "--set", f"train.steps={args.steps}"]
+    compare += ["--set", f"model.cell={args.cell}"] if args.cell != "lstm" else []
     commands = {
         "bare nn.LSTM loop": [py, "-c", LSTM_LOOP.replace("STEPS", str(args.steps))],
         "bare hard_sigmoid loop": [py, "-c", BARE_LOOP.replace("STEPS", str(args.steps))],
@@ -136,7 +143,7 @@ def main() -> None:
     }
     if args.cold_only:
         commands = {"compare --engine torch": commands["compare --engine torch"]}
-    _run([py, "-c", WAIT_FOR_KERNELS])  # the warm runs find the kernels in the user cache
+    _run([py, "-c", wait_for_kernels])  # the warm runs find the kernels in the user cache
     uptime_before = _uptime()
     print(f"before: {uptime_before}")
     runs: dict[str, list[float]] = {name: [] for name in commands}
@@ -148,9 +155,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as auto_cache, tempfile.TemporaryDirectory() as compile_cache:
             env = {"SEQDIAG_CACHE_DIR": auto_cache}
             cold["compare (cold cache: auto compiles first, then numba)"] = _run(compare, env)
-            cold["  then loading the cached kernels, in a new process"] = _run([py, "-c", WAIT_FOR_KERNELS], env)
+            cold["  then loading the cached kernels, in a new process"] = _run([py, "-c", wait_for_kernels], env)
             compile_env = {"SEQDIAG_CACHE_DIR": compile_cache}
-            cold["  the one-time compile alone, in a new process"] = _run([py, "-c", WAIT_FOR_KERNELS], compile_env)
+            cold["  the one-time compile alone, in a new process"] = _run([py, "-c", wait_for_kernels], compile_env)
     uptime_after = _uptime()
     best = {name: min(values) for name, values in runs.items()}
     reference = best.get("bare nn.LSTM loop", float("nan"))
@@ -174,6 +181,7 @@ def main() -> None:
     result = {
         "benchmark": "compare",
         "steps": args.steps,
+        "cell": args.cell,
         "torch_threads": 1,
         "runs_s": runs,
         "best_s": best,

@@ -35,7 +35,8 @@ MAX_UNROLLED = 50_000_000  # sequence length x cell width: activations kept for 
 MAX_HISTORY_SYMBOLS = 100_000_000  # snapshots x sequence length: the outputs the history keeps in memory
 MAX_CONFIG_FILE_BYTES = 1 << 20  # a config file (a few hundred bytes in practice)
 MAX_LR = 3.0e38  # the largest learning rate float32 holds; a too-large one is caught while training, by step
-_CELL_BLOCKS = {"lstm": 4, "gru": 3, "rnn": 1}  # as seqdiag.model.CELL_BLOCKS (this module imports no torch)
+# How many H-wide blocks the cell's pre-activations have: LSTM (i, f, o, candidate), GRU (z, r, n), RNN (h).
+CELL_BLOCKS = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
 MIN_TEMPERATURE = 1e-30  # below it, logits / temperature overflows float32 for any logit: use 0 (argmax) instead
@@ -246,7 +247,7 @@ class Config:
     def _check_budget(self, vocabulary: int, length: int) -> None:
         """Refuse runs that would exhaust memory even though every size is within its own bound."""
         e, h = self.model.embed_size, self.model.hidden_size
-        gates = _CELL_BLOCKS.get(self.model.cell, 4) * h
+        gates = CELL_BLOCKS.get(self.model.cell, 4) * h
         parameters = vocabulary * e + e + e * gates + h * gates + gates + h * vocabulary + vocabulary
         if parameters > MAX_PARAMETERS:
             _fail(

@@ -3,15 +3,17 @@
 - torch: the model's own torch code (`seqdiag.model`, `seqdiag.fused`, autograd, torch's optimizers). Runs
   every cell, gate, policy and device; the reference the numba engine is tested against.
 - numba: `seqdiag.kernel`, the whole training step (forward, backward through time, optimizer) and the
-  sampling procedures compiled to machine code, without per-op dispatch. CPU only; covers LSTM cells with
-  hard_sigmoid or sigmoid gates, every training policy and optimizer. Needs numba (`pip install numba`; from a
-  checkout `pip install -e '.[fast]'`).
+  sampling procedures compiled to machine code, without per-op dispatch. CPU only; covers the LSTM, GRU and
+  plain RNN cells with hard_sigmoid or sigmoid gates, every training policy and optimizer. Needs numba
+  (`pip install numba`; from a checkout `pip install -e '.[fast]'`).
 - auto: numba where it is installed and covers the config (a cold kernel cache is compiled first, in the
   foreground), else torch (the reason is said once).
 
 The compiled kernels are cached in a user cache directory (`kernel_cache_dir`), keyed by the numba version,
 Python version and the kernel's source; a manifest of file digests, written after each compile, is checked
-before numba is let near the files, and a cache that does not match it is deleted and rebuilt.
+before numba is let near the files, and a cache that does not match it is deleted and rebuilt. Each cell's
+kernels are compiled apart, when a run first needs that cell; the manifest lists which cell and float type
+pairs are compiled.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from seqdiag.config import CELL_BLOCKS
 from seqdiag.errors import SeqdiagError
 
 ENGINES = ("auto", "torch", "numba")
-KERNEL_CELLS = ("lstm",)
+KERNEL_CELLS = ("lstm", "gru", "rnn")  # as seqdiag.kernel.CELLS (this module imports no numba)
 KERNEL_GATES = ("hard_sigmoid", "sigmoid")
 CACHE_ENV = "SEQDIAG_CACHE_DIR"
 MANIFEST = "manifest.json"
@@ -177,15 +180,25 @@ class KernelStatus:
     note: str | None  # a discarded cache, said once
 
 
-def kernels_cached(dtype: str = "float32") -> bool:
-    """Whether the kernels for `dtype` are in the cache (so preparing them is a load, not a compile)."""
+def _compiled_key(dtype: str, cell: str) -> str:
+    """How the manifest lists the kernels of one cell and float type ("lstm/float32")."""
+    return f"{cell}/{dtype}"
+
+
+def _compiled(folder: Path) -> set[str]:
+    """The cell and float type pairs the folder's manifest lists as compiled."""
+    try:
+        listed = json.loads((folder / MANIFEST).read_text()).get("compiled", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {str(key) for key in listed} if isinstance(listed, list) else set()
+
+
+def kernels_cached(dtype: str = "float32", cell: str = "lstm") -> bool:
+    """Whether `cell`'s kernels for `dtype` are in the cache (so preparing them is a load, not a compile)."""
     if not numba_installed():
         return False
-    folder = kernel_cache_dir()
-    try:
-        return dtype in json.loads((folder / MANIFEST).read_text()).get("dtypes", [])
-    except (OSError, ValueError, AttributeError):
-        return False
+    return _compiled_key(dtype, cell) in _compiled(kernel_cache_dir())
 
 
 def _compile_lock(folder: Path):
@@ -203,19 +216,21 @@ def _compile_lock(folder: Path):
     return handle
 
 
-def prepare_kernels(dtype: str = "float32") -> KernelStatus:
-    """Load (or compile, once) the kernels for `dtype` ("float32" or "float64"); returns how it went.
+def prepare_kernels(dtype: str = "float32", cell: str = "lstm") -> KernelStatus:
+    """Load (or compile, once) `cell`'s kernels for `dtype` ("float32" or "float64"); returns how it went.
 
-    Waits for a compile another process is running. Safe to call repeatedly; later calls return at once.
+    Only that cell's kernels: another cell's are compiled when a run first needs them. Waits for a compile
+    another process is running. Safe to call repeatedly; later calls return at once.
 
     Raises:
         KernelCacheError: the cache folder cannot be created or locked.
     """
     import time
 
+    key = _compiled_key(dtype, cell)
     with _lock:
-        if dtype in _loaded:
-            return _loaded[dtype]
+        if key in _loaded:
+            return _loaded[key]
         started = time.perf_counter()
         folder = kernel_cache_dir()
         try:
@@ -226,12 +241,12 @@ def prepare_kernels(dtype: str = "float32") -> KernelStatus:
                 f"point ${CACHE_ENV} at a writable folder"
             ) from None
         try:
-            return _prepare_locked(folder, dtype, started)
+            return _prepare_locked(folder, dtype, cell, started)
         finally:
             lock.close()
 
 
-def _prepare_locked(folder: Path, dtype: str, started: float) -> KernelStatus:
+def _prepare_locked(folder: Path, dtype: str, cell: str, started: float) -> KernelStatus:
     import time
 
     from seqdiag.atomic import write_text_atomic
@@ -239,26 +254,23 @@ def _prepare_locked(folder: Path, dtype: str, started: float) -> KernelStatus:
     note = check_cache(folder) if not _loaded else None
     kernel = _import_kernel(folder)
     misses_before = _misses(kernel)
-    helper = _compile_aside(folder, dtype, "predict") if not kernels_cached(dtype) else None
-    _warm(kernel, dtype, ("train",) if helper is not None else ("train", "predict"))
+    key = _compiled_key(dtype, cell)
+    helper = _compile_aside(folder, dtype, cell, "predict") if key not in _compiled(folder) else None
+    _warm(kernel, dtype, cell, ("train",) if helper is not None else ("train", "predict"))
     if helper is not None:
         helper.wait()
-        _warm(kernel, dtype, ("predict",))  # a load when the helper compiled it, else the compile itself
+        _warm(kernel, dtype, cell, ("predict",))  # a load when the helper compiled it, else the compile itself
     compiled = _misses(kernel) > misses_before
-    if compiled or not (folder / MANIFEST).exists():
-        try:
-            dtypes = set(json.loads((folder / MANIFEST).read_text()).get("dtypes", []))
-        except (OSError, ValueError, AttributeError):
-            dtypes = set()
+    if compiled or key not in _compiled(folder):
         folder.mkdir(parents=True, exist_ok=True)
-        manifest = {"files": _digests(folder), "dtypes": sorted(dtypes | {dtype})}
+        manifest = {"files": _digests(folder), "compiled": sorted(_compiled(folder) | {key})}
         write_text_atomic(folder / MANIFEST, json.dumps(manifest, indent=1) + "\n")
     status = KernelStatus(folder, compiled, time.perf_counter() - started, note)
-    _loaded[dtype] = status
+    _loaded[key] = status
     return status
 
 
-def _compile_aside(folder: Path, dtype: str, which: str):
+def _compile_aside(folder: Path, dtype: str, cell: str, which: str):
     """Compile one kernel into the cache in a second process while this one compiles the other (numba compiles
     on one core); None where only one CPU is available. The caller holds the cache's lock, and checks what it
     loads afterwards as usual: if the helper fails, the caller compiles that kernel itself."""
@@ -268,14 +280,14 @@ def _compile_aside(folder: Path, dtype: str, which: str):
         return None
     code = "import sys; from seqdiag.engine import _compile_in_helper; _compile_in_helper(*sys.argv[1:])"
     return subprocess.Popen(
-        [sys.executable, "-c", code, str(folder), dtype, which],
+        [sys.executable, "-c", code, str(folder), dtype, cell, which],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
 
-def _compile_in_helper(folder: str, dtype: str, which: str) -> None:
+def _compile_in_helper(folder: str, dtype: str, cell: str, which: str) -> None:
     """The second process of `_compile_aside`."""
-    _warm(_import_kernel(Path(folder)), dtype, (which,))
+    _warm(_import_kernel(Path(folder)), dtype, cell, (which,))
 
 
 def _import_kernel(folder: Path):
@@ -300,17 +312,18 @@ def _misses(kernel) -> int:
     return sum(sum(d.stats.cache_misses.values()) for d in _dispatchers(kernel))
 
 
-def _warm(kernel, dtype: str, which: Sequence[str] = ("train", "predict")) -> None:
-    """Call the kernels named in `which` once on a tiny problem with the argument types real calls use: loads or
-    compiles them."""
+def _warm(kernel, dtype: str, cell: str, which: Sequence[str] = ("train", "predict")) -> None:
+    """Call `cell`'s kernels named in `which` once on a tiny problem with the argument types real calls use:
+    loads or compiles them (numba compiles `train_block` and `predict_block` once per cell, see `seqdiag.kernel`)."""
     import numpy as np
 
     stack = KernelStack.__new__(KernelStack)
     v, e, h, steps = 2, 1, 1, 2
-    p = kernel_param_count(v, e, h)
+    p = kernel_param_count(v, e, h, cell)
     float_type = np.dtype(dtype)
     theta = np.zeros((p, 1), float_type)
     stack.kernel = kernel
+    stack.tag = kernel.cell_tag(cell)
     stack.dims = np.array([v, e, h, steps], np.int64)
     stack.theta, stack.prev = theta, theta.copy()
     stack.state1, stack.state2, stack.grads = theta.copy(), theta.copy(), theta.copy()
@@ -324,9 +337,9 @@ def _warm(kernel, dtype: str, which: Sequence[str] = ("train", "predict")) -> No
         stack.predict(kernel.POLICY_TEACHER, kernel.STATE_CARRIED, inputs, steps)
 
 
-def kernel_param_count(v: int, e: int, h: int) -> int:
+def kernel_param_count(v: int, e: int, h: int, cell: str = "lstm") -> int:
     """P: the length of one model's flattened parameters (see `seqdiag.kernel`)."""
-    g = 4 * h
+    g = CELL_BLOCKS[cell] * h
     return v * e + e + e * g + h * g + g + h * v + v
 
 
@@ -351,8 +364,9 @@ class KernelStack:
         import numpy as np
 
         dtype = "float64" if str(model.embed_weight.dtype) == "torch.float64" else "float32"
-        prepare_kernels(dtype)
+        prepare_kernels(dtype, model.cell)
         self.kernel = _loaded["kernel"]
+        self.tag = self.kernel.cell_tag(model.cell)
         self.n = model.n_models
         self.dims = np.array([model.vocab_size, model.config.embed_size, model.hidden_size, 0], np.int64)
         self.gate = GATE_CODES[model.config.gate]
@@ -446,7 +460,7 @@ class KernelStack:
 
         def call(lo: int, hi: int) -> int:
             return kernel.train_block(
-                self.theta, self.prev, self.state1, self.state2, self.grads, dims, self.gate, self.optimizer,
+                self.tag, self.theta, self.prev, self.state1, self.state2, self.grads, dims, self.gate, self.optimizer,
                 self.hyper, self.optimizer_steps, policy, eps, inputs, targets, coins, n_steps, lo, hi, want_grads,
                 losses,
             )  # fmt: skip
@@ -479,9 +493,9 @@ class KernelStack:
         kernel = self.kernel
 
         def call(lo: int, hi: int) -> int:
-            theta = self.theta
+            theta, tag = self.theta, self.tag
             return kernel.predict_block(
-                theta, dims, self.gate, policy, state, inputs, n_out, lo, hi, predicted, hidden, logits
+                tag, theta, dims, self.gate, policy, state, inputs, n_out, lo, hi, predicted, hidden, logits
             )
 
         self._each_block(call)

@@ -226,7 +226,7 @@ def run_cell(
     name = resolve_engine(engine, config.model.cell, config.model.gate, dev, len(task.bodies), task.prompt).name
     if name == "numba":
         try:
-            prepare_kernels()
+            prepare_kernels(cell=config.model.cell)
         except KernelCacheError:
             if engine == "numba":
                 raise

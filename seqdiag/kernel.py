@@ -14,7 +14,12 @@ back at the end; between, they stay in cache for every step.
 
 Parameters, flattened per model in `SequenceModel.parameters()` order (offsets from `offsets`):
 embed_weight (V, E), embed_bias (E), cell_weight_ih (E, G), cell_weight_hh (H, G), cell_bias (G),
-out_weight (H, V), out_bias (V), with G = 4 H (LSTM columns i, f, o, candidate).
+out_weight (H, V), out_bias (V), with G = 4 H for the LSTM (columns i, f, o, candidate), 3 H for the GRU
+(z, r, n) and H for the plain RNN, the columns of `SequenceModel`.
+
+Cells: the training step and the procedures are written once (`train_block`, `predict_block`) over a cell's
+step and its backward. The cell is chosen by the type of the first argument (`cell_tag`), so numba compiles
+(and caches) each cell's machine code apart, the first time a run needs that cell.
 
 Every input a step is fed is a one-hot symbol or the zero vector (symbol V), so the input pre-activations
 are a table of V + 1 rows per model, `(embed_weight[s] + embed_bias) @ cell_weight_ih + cell_bias`, built
@@ -131,9 +136,8 @@ def sigmoid_values(x):
 
 
 @njit(cache=True, error_model="numpy")
-def offsets(v, e, h):
-    """Start of each parameter in the flat per-model vector, and its length P."""
-    g = 4 * h
+def offsets(v, e, h, g):
+    """Start of each parameter in the flat per-model vector, and its length P (G = the cell's columns)."""
     o_we = 0
     o_be = o_we + v * e
     o_wih = o_be + e
@@ -164,10 +168,9 @@ def _put(a, lo, block):
 
 
 @njit(cache=True, error_model="numpy")
-def _table(th, v, e, h, emb, tab):
+def _table(th, v, e, h, g, emb, tab):
     """Input pre-activations per symbol: emb (V + 1, E, L) embedded rows, tab (V + 1, G, L)."""
-    o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, p = offsets(v, e, h)
-    g = 4 * h
+    o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, p = offsets(v, e, h, g)
     lanes = th.shape[1]
     for s in range(v + 1):
         for k in range(e):
@@ -184,39 +187,61 @@ def _table(th, v, e, h, emb, tab):
                     tab[s, j, m] += emb[s, k, m] * th[o_wih + k * g + j, m]
 
 
-@njit(cache=True, error_model="numpy")
-def _cell(th, v, e, h, gate, tab, sym, shared, hprev, cprev, act, c_out, tc_out, h_out):
-    """One LSTM step for a block: z = tab[symbol] + hprev @ W_hh; act (G, L) gets i, f, o, candidate.
+@njit(error_model="numpy", inline="always")
+def _rows(tab, sym, shared, g, act):
+    """act (G, L) = each lane's table row: row `shared` for every lane when >= 0, else row sym[m] for lane m."""
+    lanes = act.shape[1]
+    for j in range(g):
+        if shared >= 0:
+            for m in range(lanes):
+                act[j, m] = tab[shared, j, m]
+        else:
+            for m in range(lanes):
+                act[j, m] = tab[sym[m], j, m]
 
-    `shared` >= 0: every lane reads that table row; else lane m reads row sym[m].
-    """
-    o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, p = offsets(v, e, h)
-    g = 4 * h
+
+@njit(error_model="numpy", inline="always")
+def _add_recurrent(th, o_whh, h, g, hprev, act):
+    """act (G, L) += hprev (H, L) @ W_hh, summed over H in order for each column."""
     lanes = th.shape[1]
-    slope = act.dtype.type(HARD_SLOPE)
-    offset = act.dtype.type(HARD_OFFSET)
-    one = act.dtype.type(1.0)
-    zero = act.dtype.type(0.0)
     if lanes == 1:
         # One model: loops over the gate columns instead of one-lane loops (same sums in the same order).
-        row = shared if shared >= 0 else sym[0]
-        for j in range(g):
-            act[j, 0] = tab[row, j, 0]
         for k in range(h):
             hk = hprev[k, 0]
             for j in range(g):
                 act[j, 0] += hk * th[o_whh + k * g + j, 0]
     else:
         for j in range(g):
-            if shared >= 0:
-                for m in range(lanes):
-                    act[j, m] = tab[shared, j, m]
-            else:
-                for m in range(lanes):
-                    act[j, m] = tab[sym[m], j, m]
             for k in range(h):
                 for m in range(lanes):
                     act[j, m] += hprev[k, m] * th[o_whh + k * g + j, m]
+
+
+# --- the cells ------------------------------------------------------------------------------------------------
+# Each cell is a step and its backward, with the same signatures; `_step` and `_back` pick a cell's pair when
+# numba compiles `train_block` / `predict_block` for that cell's tag (so the other cells are never compiled):
+#
+#   step(tag, th, v, e, h, gate, tab, sym, shared, hprev, aprev, act, aux, h_out): one step for a block of L models;
+#     hprev (H, L) the previous hidden state, aprev (A, L) the previous step's extra values (zeros at the first
+#     step); writes act (G, L) and aux (A, L), what the backward needs, and h_out (H, L).
+#   back(tag, th, h, gate, act, aux, aprev, hprev, dh, carry, dz, dr, dh_next): from dh (H, L), the loss's gradient
+#     with respect to the step's h_out, and carry (H, L), a gradient the cell carries back itself (the LSTM's
+#     d c; zeros at the last step, updated in place): writes dz (G, L), the gradient of the step's table row
+#     (its input pre-activations), and dh_next, the part of d hprev that does not go through W_hh; returns the
+#     gradient of hprev @ W_hh (dz itself where the cell adds the two before any nonlinearity, else dr).
+
+
+def _lstm_step(tag, th, v, e, h, gate, tab, sym, shared, hprev, aprev, act, aux, h_out):
+    """LSTM: act = [i, f, o, candidate] (G = 4 H), aux = [c, tanh c] (A = 2 H); aprev[:H] is c_prev."""
+    g = 4 * h
+    o_whh = offsets(v, e, h, g)[3]
+    lanes = th.shape[1]
+    slope = act.dtype.type(HARD_SLOPE)
+    offset = act.dtype.type(HARD_OFFSET)
+    one = act.dtype.type(1.0)
+    zero = act.dtype.type(0.0)
+    _rows(tab, sym, shared, g, act)
+    _add_recurrent(th, o_whh, h, g, hprev, act)
     for j in range(3 * h):
         if gate == GATE_HARD:
             for m in range(lanes):
@@ -229,17 +254,197 @@ def _cell(th, v, e, h, gate, tab, sym, shared, hprev, cprev, act, c_out, tc_out,
             act[j, m] = _tanh(act[j, m])
     for k in range(h):
         for m in range(lanes):
-            c = act[h + k, m] * cprev[k, m] + act[k, m] * act[3 * h + k, m]
-            c_out[k, m] = c
+            c = act[h + k, m] * aprev[k, m] + act[k, m] * act[3 * h + k, m]
+            aux[k, m] = c
             tc = _tanh(c)
-            tc_out[k, m] = tc
+            aux[h + k, m] = tc
             h_out[k, m] = act[2 * h + k, m] * tc
 
 
+def _lstm_back(tag, th, h, gate, act, aux, aprev, hprev, dh, carry, dz, dr, dh_next):
+    """carry is d c; dz also feeds W_hh (z = table row + hprev @ W_hh)."""
+    lanes = th.shape[1]
+    one = act.dtype.type(1.0)
+    zero = act.dtype.type(0.0)
+    slope = act.dtype.type(HARD_SLOPE)
+    for q in range(h):
+        for m in range(lanes):
+            i_g = act[q, m]
+            f_g = act[h + q, m]
+            o_g = act[2 * h + q, m]
+            c_g = act[3 * h + q, m]
+            tc = aux[h + q, m]
+            c_prev = aprev[q, m]
+            d_c = carry[q, m] + dh[q, m] * o_g * (one - tc * tc)
+            if gate == GATE_HARD:
+                gi = slope if zero < i_g < one else zero
+                gf = slope if zero < f_g < one else zero
+                go = slope if zero < o_g < one else zero
+            else:
+                gi = i_g * (one - i_g)
+                gf = f_g * (one - f_g)
+                go = o_g * (one - o_g)
+            dz[q, m] = d_c * c_g * gi
+            dz[h + q, m] = d_c * c_prev * gf
+            dz[2 * h + q, m] = dh[q, m] * tc * go
+            dz[3 * h + q, m] = d_c * i_g * (one - c_g * c_g)
+            carry[q, m] = d_c * f_g
+            dh_next[q, m] = zero
+    return dz
+
+
+def _gru_step(tag, th, v, e, h, gate, tab, sym, shared, hprev, aprev, act, aux, h_out):
+    """GRU, as `SequenceModel.advance`: R = hprev @ W_hh (no recurrent bias), [z, r] = gate(P[:2H] + R[:2H]),
+    n = tanh(P_n + r R_n), h = n + z (hprev - n). act = [z, r, n] (G = 3 H), aux = R_n (A = H)."""
+    g = 3 * h
+    o_whh = offsets(v, e, h, g)[3]
+    lanes = th.shape[1]
+    slope = act.dtype.type(HARD_SLOPE)
+    offset = act.dtype.type(HARD_OFFSET)
+    one = act.dtype.type(1.0)
+    zero = act.dtype.type(0.0)
+    for j in range(g):
+        for m in range(lanes):
+            act[j, m] = zero
+    _add_recurrent(th, o_whh, h, g, hprev, act)  # R alone: torch adds P to the finished product
+    for q in range(h):
+        for m in range(lanes):
+            aux[q, m] = act[2 * h + q, m]
+    for j in range(2 * h):
+        for m in range(lanes):
+            row = shared if shared >= 0 else sym[m]
+            x = tab[row, j, m] + act[j, m]
+            if gate == GATE_HARD:
+                act[j, m] = min(max(slope * x + offset, zero), one)
+            else:
+                act[j, m] = _sigmoid(x)
+    for q in range(h):
+        for m in range(lanes):
+            row = shared if shared >= 0 else sym[m]
+            n = _tanh(tab[row, 2 * h + q, m] + act[h + q, m] * aux[q, m])
+            act[2 * h + q, m] = n
+            h_out[q, m] = n + act[q, m] * (hprev[q, m] - n)
+
+
+def _gru_back(tag, th, h, gate, act, aux, aprev, hprev, dh, carry, dz, dr, dh_next):
+    """dz = d [z, r, n] pre-activations (the table row's gradient); dr = d R = [dz_z, dz_r, dz_n r]; dh_next = dh z."""
+    lanes = th.shape[1]
+    one = act.dtype.type(1.0)
+    zero = act.dtype.type(0.0)
+    slope = act.dtype.type(HARD_SLOPE)
+    for q in range(h):
+        for m in range(lanes):
+            z_g = act[q, m]
+            r_g = act[h + q, m]
+            n = act[2 * h + q, m]
+            d = dh[q, m]
+            if gate == GATE_HARD:
+                gz = slope if zero < z_g < one else zero
+                gr = slope if zero < r_g < one else zero
+            else:
+                gz = z_g * (one - z_g)
+                gr = r_g * (one - r_g)
+            d_n = d * (one - z_g) * (one - n * n)
+            d_z = d * (hprev[q, m] - n) * gz
+            d_r = d_n * aux[q, m] * gr
+            dz[q, m] = d_z
+            dz[h + q, m] = d_r
+            dz[2 * h + q, m] = d_n
+            dr[q, m] = d_z
+            dr[h + q, m] = d_r
+            dr[2 * h + q, m] = d_n * r_g
+            dh_next[q, m] = d * z_g
+    return dr
+
+
+def _rnn_step(tag, th, v, e, h, gate, tab, sym, shared, hprev, aprev, act, aux, h_out):
+    """Plain RNN: h = tanh(P + hprev @ W_hh); act = h (G = H), no aux (A = 0); `gate` is unused."""
+    o_whh = offsets(v, e, h, h)[3]
+    lanes = th.shape[1]
+    _rows(tab, sym, shared, h, act)
+    _add_recurrent(th, o_whh, h, h, hprev, act)
+    for q in range(h):
+        for m in range(lanes):
+            a = _tanh(act[q, m])
+            act[q, m] = a
+            h_out[q, m] = a
+
+
+def _rnn_back(tag, th, h, gate, act, aux, aprev, hprev, dh, carry, dz, dr, dh_next):
+    lanes = th.shape[1]
+    one = act.dtype.type(1.0)
+    zero = act.dtype.type(0.0)
+    for q in range(h):
+        for m in range(lanes):
+            a = act[q, m]
+            dz[q, m] = dh[q, m] * (one - a * a)
+            dh_next[q, m] = zero
+    return dz
+
+
+# --- choosing the cell when numba compiles ------------------------------------------------------------------
+# The cell travels as the dtype of an empty array, the tag (`cell_tag`): numba compiles `train_block` and
+# `predict_block` once per argument types, so each cell gets its own machine code (cached apart), compiled
+# only when a run first asks for that cell; the calls below resolve to the cell's functions at that compile.
+
+CELLS = ("lstm", "gru", "rnn")
+_TAG_DTYPES = {"lstm": np.uint8, "gru": np.uint16, "rnn": np.uint32}
+# cell: (its step, its backward, G / H, A / H)
+_CELL_PARTS = {
+    "lstm": (_lstm_step, _lstm_back, 4, 2),
+    "gru": (_gru_step, _gru_back, 3, 1),
+    "rnn": (_rnn_step, _rnn_back, 1, 0),
+}
+
+
+def cell_tag(cell: str) -> np.ndarray:
+    """The tag that makes the kernels compute `cell` ("lstm", "gru" or "rnn")."""
+    return np.empty(0, _TAG_DTYPES[cell])
+
+
+def _cell_of(tag) -> str:
+    """The cell a tag's numba type stands for."""
+    for cell, dtype in _TAG_DTYPES.items():
+        if str(tag.dtype) == np.dtype(dtype).name:  # numba's scalar types print as numpy's names
+            return cell
+    raise TypeError(f"not a cell tag: {tag}")
+
+
+def _step(tag, th, v, e, h, gate, tab, sym, shared, hprev, aprev, act, aux, h_out):  # pragma: no cover
+    """The tag's cell's step (see the cells above); replaced inside compiled code."""
+
+
+def _back(tag, th, h, gate, act, aux, aprev, hprev, dh, carry, dz, dr, dh_next):  # pragma: no cover
+    """The tag's cell's backward; replaced inside compiled code."""
+
+
+def _sizes(tag):  # pragma: no cover
+    """(G / H, A / H) of the tag's cell; replaced inside compiled code."""
+
+
+@overload(_step)
+def _step_impl(tag, th, v, e, h, gate, tab, sym, shared, hprev, aprev, act, aux, h_out):
+    return _CELL_PARTS[_cell_of(tag)][0]
+
+
+@overload(_back, inline="always")
+def _back_impl(tag, th, h, gate, act, aux, aprev, hprev, dh, carry, dz, dr, dh_next):
+    return _CELL_PARTS[_cell_of(tag)][1]
+
+
+@overload(_sizes)
+def _sizes_impl(tag):
+    blocks, aux_blocks = _CELL_PARTS[_cell_of(tag)][2:]
+    return lambda tag: (blocks, aux_blocks)
+
+
+# --- the generic training step and sampling procedures -----------------------------------------------------
+
+
 @njit(cache=True, error_model="numpy")
-def _logits(th, v, e, h, hid, y):
+def _logits(th, v, e, h, g, hid, y):
     """y (V, L) = hid (H, L) @ W_out + b_out."""
-    o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, p = offsets(v, e, h)
+    o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, p = offsets(v, e, h, g)
     lanes = th.shape[1]
     for s in range(v):
         for m in range(lanes):
@@ -263,6 +468,7 @@ def _argmax(y, out):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def train_block(
+    tag,
     theta,
     prev,
     state1,
@@ -286,20 +492,22 @@ def train_block(
 ):
     """Train the models in columns lo:hi of the (P, N) arrays for `n_steps` steps; returns steps taken.
 
-    theta: parameters, updated in place; prev: the parameters before the latest update (the last good
-    weights when a loss turns non-finite); state1/state2: the optimizer's per-parameter state (RMSprop
-    square_avg / unused; Adam exp_avg / exp_avg_sq); grads: the last step's gradients when want_grads.
-    dims = (V, E, H, T); hyper = (lr, rho or beta1, eps, beta2); step0: optimizer steps taken before.
-    policy: what training feeds (POLICY_*); epsilons (n_steps,): scheduled sampling's chance of the true
-    symbol per step; coins (n_steps, T, N): its draws. inputs/targets (T,) symbols. losses (n_steps, N):
+    tag: the cell (`cell_tag`). theta: parameters, updated in place; prev: the parameters before the latest
+    update (the last good weights when a loss turns non-finite); state1/state2: the optimizer's per-parameter
+    state (RMSprop square_avg / unused; Adam exp_avg / exp_avg_sq); grads: the last step's gradients when
+    want_grads. dims = (V, E, H, T); hyper = (lr, rho or beta1, eps, beta2); step0: optimizer steps taken
+    before. policy: what training feeds (POLICY_*); epsilons (n_steps,): scheduled sampling's chance of the
+    true symbol per step; coins (n_steps, T, N): its draws. inputs/targets (T,) symbols. losses (n_steps, N):
     each model's mean cross-entropy at each step (before that step's update). Stops before the update of
     the first step at which a model's loss is not finite, and returns its index.
     """
+    blocks, aux_blocks = _sizes(tag)
     v, e, h, steps = dims[0], dims[1], dims[2], dims[3]
-    g = 4 * h
+    g = blocks * h
+    a = aux_blocks * h
     lanes = hi - lo
     dt = theta.dtype.type
-    o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, p = offsets(v, e, h)
+    o_we, o_be, o_wih, o_whh, o_b, o_wo, o_bo, p = offsets(v, e, h, g)
     th = _take(theta, lo, hi)
     pv = _take(prev, lo, hi)
     s1 = _take(state1, lo, hi)
@@ -309,28 +517,28 @@ def train_block(
     tab = np.empty((v + 1, g, lanes), theta.dtype)
     d_tab = np.empty((v + 1, g, lanes), theta.dtype)
     act = np.empty((steps, g, lanes), theta.dtype)
-    cs = np.empty((steps, h, lanes), theta.dtype)
-    tcs = np.empty((steps, h, lanes), theta.dtype)
+    aux = np.empty((steps, a, lanes), theta.dtype)
     hs = np.empty((steps, h, lanes), theta.dtype)
     probs = np.empty((steps, v, lanes), theta.dtype)
     zeros_h = np.zeros((h, lanes), theta.dtype)
+    zeros_aux = np.zeros((a, lanes), theta.dtype)
     sym = np.zeros((steps, lanes), np.int64)
     pred = np.zeros(lanes, np.int64)
     y = np.empty((v, lanes), theta.dtype)
     loss = np.empty(lanes, theta.dtype)
     dh = np.empty((h, lanes), theta.dtype)
     dh_next = np.empty((h, lanes), theta.dtype)
-    dc_next = np.empty((h, lanes), theta.dtype)
+    carry = np.empty((h, lanes), theta.dtype)
     dz = np.empty((g, lanes), theta.dtype)
+    dr = np.empty((g, lanes), theta.dtype)
     lr, rho, eps, beta2 = hyper[0], hyper[1], hyper[2], hyper[3]
     inv_t = dt(1.0 / steps)
     one = dt(1.0)
     zero = dt(0.0)
-    slope = dt(HARD_SLOPE)
     taken = n_steps
     for k in range(n_steps):
         # ---- forward
-        _table(th, v, e, h, emb, tab)
+        _table(th, v, e, h, g, emb, tab)
         for m in range(lanes):
             loss[m] = zero
         for t in range(steps):
@@ -349,9 +557,9 @@ def train_block(
                 for m in range(lanes):
                     sym[t, m] = shared
             hp = zeros_h if t == 0 else hs[t - 1]
-            cp = zeros_h if t == 0 else cs[t - 1]
-            _cell(th, v, e, h, gate, tab, sym[t], shared, hp, cp, act[t], cs[t], tcs[t], hs[t])
-            _logits(th, v, e, h, hs[t], y)
+            ap = zeros_aux if t == 0 else aux[t - 1]
+            _step(tag, th, v, e, h, gate, tab, sym[t], shared, hp, ap, act[t], aux[t], hs[t])
+            _logits(th, v, e, h, g, hs[t], y)
             _argmax(y, pred)
             target = targets[t]
             for m in range(lanes):
@@ -379,7 +587,7 @@ def train_block(
         gr[:, :] = zero
         d_tab[:, :, :] = zero
         dh_next[:, :] = zero
-        dc_next[:, :] = zero
+        carry[:, :] = zero
         for t in range(steps - 1, -1, -1):
             target = targets[t]
             for s in range(v):
@@ -395,28 +603,9 @@ def train_block(
                     for m in range(lanes):
                         dy = (probs[t, s, m] - (one if s == target else zero)) * inv_t
                         dh[q, m] += th[o_wo + q * v + s, m] * dy
-            for q in range(h):
-                for m in range(lanes):
-                    i_g = act[t, q, m]
-                    f_g = act[t, h + q, m]
-                    o_g = act[t, 2 * h + q, m]
-                    c_g = act[t, 3 * h + q, m]
-                    tc = tcs[t, q, m]
-                    c_prev = cs[t - 1, q, m] if t > 0 else zero
-                    d_c = dc_next[q, m] + dh[q, m] * o_g * (one - tc * tc)
-                    if gate == GATE_HARD:
-                        gi = slope if zero < i_g < one else zero
-                        gf = slope if zero < f_g < one else zero
-                        go = slope if zero < o_g < one else zero
-                    else:
-                        gi = i_g * (one - i_g)
-                        gf = f_g * (one - f_g)
-                        go = o_g * (one - o_g)
-                    dz[q, m] = d_c * c_g * gi
-                    dz[h + q, m] = d_c * c_prev * gf
-                    dz[2 * h + q, m] = dh[q, m] * tc * go
-                    dz[3 * h + q, m] = d_c * i_g * (one - c_g * c_g)
-                    dc_next[q, m] = d_c * f_g
+            hp = zeros_h if t == 0 else hs[t - 1]
+            ap = zeros_aux if t == 0 else aux[t - 1]
+            d_rec = _back(tag, th, h, gate, act[t], aux[t], ap, hp, dh, carry, dz, dr, dh_next)
             shared = sym[t, 0]
             for m in range(1, lanes):
                 if sym[t, m] != shared:
@@ -428,29 +617,28 @@ def train_block(
                 else:
                     for m in range(lanes):
                         d_tab[sym[t, m], j, m] += dz[j, m]
+            # W_hh's gradient and the rest of d hprev, through hprev @ W_hh
             if lanes == 1:  # one model: loops over the gate columns (same sums in the same order)
                 if t > 0:
                     for q in range(h):
                         hq = hs[t - 1, q, 0]
                         for j in range(g):
-                            gr[o_whh + q * g + j, 0] += hq * dz[j, 0]
+                            gr[o_whh + q * g + j, 0] += hq * d_rec[j, 0]
                 for q in range(h):
-                    acc = zero
+                    acc = dh_next[q, 0]
                     for j in range(g):
-                        acc += th[o_whh + q * g + j, 0] * dz[j, 0]
+                        acc += th[o_whh + q * g + j, 0] * d_rec[j, 0]
                     dh_next[q, 0] = acc
             else:
                 if t > 0:
                     for q in range(h):
                         for j in range(g):
                             for m in range(lanes):
-                                gr[o_whh + q * g + j, m] += hs[t - 1, q, m] * dz[j, m]
+                                gr[o_whh + q * g + j, m] += hs[t - 1, q, m] * d_rec[j, m]
                 for q in range(h):
-                    for m in range(lanes):
-                        dh_next[q, m] = zero
                     for j in range(g):
                         for m in range(lanes):
-                            dh_next[q, m] += th[o_whh + q * g + j, m] * dz[j, m]
+                            dh_next[q, m] += th[o_whh + q * g + j, m] * d_rec[j, m]
         # the table's gradient -> cell bias, input weights, embedding
         for s in range(v + 1):
             for j in range(g):
@@ -518,8 +706,8 @@ def train_block(
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def predict_block(theta, dims, gate, policy, state, inputs, n_out, lo, hi, predicted, hidden, logits):
-    """Run a sampling procedure (argmax decoding) on the models in columns lo:hi.
+def predict_block(tag, theta, dims, gate, policy, state, inputs, n_out, lo, hi, predicted, hidden, logits):
+    """Run a sampling procedure (argmax decoding) on the models in columns lo:hi; tag: the cell (`cell_tag`).
 
     A procedure is an input policy after the start symbol (POLICY_TEACHER, POLICY_ZEROS or POLICY_FREE: the
     prediction fed back) and a state handling: STATE_CARRIED (the state flows from step to step), STATE_PREFIX
@@ -527,17 +715,18 @@ def predict_block(theta, dims, gate, policy, state, inputs, n_out, lo, hi, predi
     zero state and sees only its own input). n_out steps. predicted (N, n_out) symbols; hidden (N, n_out, H)
     and logits (N, n_out, V), float, written when their first dimension is N (pass (0, 0, 0) arrays to skip).
     """
+    blocks, aux_blocks = _sizes(tag)
     v, e, h = dims[0], dims[1], dims[2]
-    g = 4 * h
+    g = blocks * h
+    a = aux_blocks * h
     lanes = hi - lo
     th = _take(theta, lo, hi)
     emb = np.empty((v + 1, e, lanes), theta.dtype)
     tab = np.empty((v + 1, g, lanes), theta.dtype)
-    _table(th, v, e, h, emb, tab)
+    _table(th, v, e, h, g, emb, tab)
     act = np.empty((g, lanes), theta.dtype)
     hs = np.zeros((2, h, lanes), theta.dtype)
-    cs = np.zeros((2, h, lanes), theta.dtype)
-    tc = np.empty((h, lanes), theta.dtype)
+    aux = np.zeros((2, a, lanes), theta.dtype)
     y = np.empty((v, lanes), theta.dtype)
     pred = np.zeros(lanes, np.int64)
     fed = np.zeros((n_out + 1, lanes), np.int64)
@@ -554,7 +743,9 @@ def predict_block(theta, dims, gate, policy, state, inputs, n_out, lo, hi, predi
                 for q in range(h):
                     for m in range(lanes):
                         hs[src, q, m] = 0.0
-                        cs[src, q, m] = 0.0
+                for q in range(a):
+                    for m in range(lanes):
+                        aux[src, q, m] = 0.0
             if u == 0:
                 shared = inputs[0]
             elif policy == POLICY_TEACHER:
@@ -563,9 +754,9 @@ def predict_block(theta, dims, gate, policy, state, inputs, n_out, lo, hi, predi
                 shared = v
             else:
                 shared = -1
-            _cell(th, v, e, h, gate, tab, fed[u], shared, hs[src], cs[src], act, cs[dst], tc, hs[dst])
+            _step(tag, th, v, e, h, gate, tab, fed[u], shared, hs[src], aux[src], act, aux[dst], hs[dst])
         last = (t + 1) % 2
-        _logits(th, v, e, h, hs[last], y)
+        _logits(th, v, e, h, g, hs[last], y)
         _argmax(y, pred)
         for m in range(lanes):
             predicted[lo + m, t] = pred[m]

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqdiag import fused
-from seqdiag.config import ModelConfig
+from seqdiag.config import CELL_BLOCKS, ModelConfig
 
 State = tuple[torch.Tensor, ...]  # each (N, B, H); state[0] is the hidden state h
 
@@ -31,9 +31,6 @@ GATE_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "hard_sigmoid": keras_hard_sigmoid,
     "sigmoid": torch.sigmoid,
 }
-
-# How many H-wide blocks the cell's pre-activations have: LSTM (i, f, o, candidate), GRU (z, r, n), RNN (h).
-CELL_BLOCKS = {"lstm": 4, "gru": 3, "rnn": 1}
 
 
 class SequenceModel(nn.Module):

@@ -64,8 +64,9 @@ class Session:
             self.observer.note(f"engine {choice.name}: {choice.reason}")
         if choice.name == "numba":
             try:
-                with self.observer.kernels(compiling=not kernels_cached()):
-                    status = prepare_kernels()
+                cell = config.model.cell  # each cell's kernels are compiled apart, when first needed
+                with self.observer.kernels(compiling=not kernels_cached(cell=cell)):
+                    status = prepare_kernels(cell=cell)
             except KernelCacheError as error:  # a cache that cannot be used: auto falls back, numba asked for fails
                 if choice.requested == "numba":
                     raise SeqdiagError(f"--engine numba: {error}") from None

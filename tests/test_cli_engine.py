@@ -80,13 +80,26 @@ def test_sweep_reports_its_engine(runner):
     assert json.loads(as_json.stdout)["engine"] == "torch"
 
 
-def test_a_config_the_kernel_does_not_cover_falls_back_and_says_so_once(runner):
+def test_a_config_the_kernel_does_not_cover_falls_back_and_says_so_once(runner, monkeypatch):
+    from seqdiag import engine
+
+    monkeypatch.setattr(engine, "KERNEL_CELLS", ("lstm",))  # the kernel covers every cell: pretend it did not
     args = ["compare", "--engine", "numba", "--train", "teacher,zeros", "--json", *_set([*TINY, "model.cell=gru"])]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["run"]["engine"] == "torch"
     notes = [line for line in result.stderr.splitlines() if "fell back" in line]
     assert len(notes) == 1 and "model.cell" in notes[0] and "'gru'" in notes[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_every_cell_runs_on_numba(runner, cell):
+    args = ["compare", "--engine", "numba", "--train", "teacher,free", "--json", *_set([*TINY, f"model.cell={cell}"])]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["run"]["engine"] == "numba"
+    assert "fell back" not in result.stderr
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,10 @@ def test_torch_is_taken_when_asked_and_numba_only_where_it_covers_the_config(mon
     assert engine.resolve_engine("torch", "lstm", "hard_sigmoid", "cpu").name == "torch"
     with pytest.raises(SeqdiagError, match="--engine 'fast'"):
         engine.resolve_engine("fast", "lstm", "hard_sigmoid", "cpu")
+    monkeypatch.setattr(engine, "KERNEL_CELLS", ("lstm",))  # a cell the kernel would not cover
     gru = engine.resolve_engine("auto", "gru", "sigmoid", "cpu")
     assert gru.name == "torch" and "model.cell" in (gru.reason or "") and "'gru'" in gru.describe()
+    monkeypatch.undo()
     cuda = engine.resolve_engine("numba", "lstm", "sigmoid", "cuda")
     assert cuda.name == "torch" and "--device cuda" in (cuda.reason or "")
     monkeypatch.setattr(engine, "numba_installed", lambda: False)
@@ -31,6 +33,28 @@ def test_torch_is_taken_when_asked_and_numba_only_where_it_covers_the_config(mon
     assert missing.name == "torch" and "pip install numba" in (missing.reason or "")
     with pytest.raises(SeqdiagError, match="numba is not installed"):
         engine.resolve_engine("numba", "lstm", "sigmoid", "cpu")
+
+
+def test_the_kernel_covers_every_cell_and_gate_on_the_cpu():
+    pytest.importorskip("numba")
+    from seqdiag.config import CELLS, GATES
+
+    for cell in CELLS:
+        for gate in GATES:
+            assert engine.kernel_gap(cell, gate, "cpu") is None, (cell, gate)
+    gap = engine.kernel_gap("lstm", "relu", "cpu")  # a gate it would not know
+    assert gap is not None and "model.gate" in gap
+
+
+def test_the_manifest_says_which_cell_and_float_type_are_compiled(monkeypatch, tmp_path):
+    pytest.importorskip("numba")
+    monkeypatch.setattr(engine, "kernel_cache_dir", lambda: tmp_path)
+    assert not engine.kernels_cached("float32", "gru")  # no manifest
+    (tmp_path / engine.MANIFEST).write_text(json.dumps({"files": {}, "compiled": ["gru/float64", "lstm/float32"]}))
+    assert engine.kernels_cached("float64", "gru") and engine.kernels_cached("float32", "lstm")
+    assert not engine.kernels_cached("float32", "gru") and not engine.kernels_cached("float64", "rnn")
+    (tmp_path / engine.MANIFEST).write_text(json.dumps({"files": {}, "dtypes": ["float32"]}))  # an older layout
+    assert not engine.kernels_cached("float32", "lstm")
 
 
 def test_the_cache_lives_in_the_user_cache_dir(monkeypatch, tmp_path):
@@ -89,7 +113,7 @@ def test_a_changed_or_unvouched_cache_is_discarded(tmp_path):
 def test_the_manifest_lists_every_cache_file():
     folder = engine.prepare_kernels("float32").folder
     manifest = json.loads((folder / engine.MANIFEST).read_text())
-    assert "float32" in manifest["dtypes"]
+    assert "lstm/float32" in manifest["compiled"]
     assert set(manifest["files"]) == {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()} - {
         engine.MANIFEST
     }
