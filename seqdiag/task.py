@@ -77,9 +77,16 @@ def read_sequence_file(path: Path, key: str = "sequence.file") -> list[str]:
         ConfigError: missing, unreadable, not UTF-8 text (binary), empty, too large, too many lines, a line too
             long, or too many distinct symbols; the limits are this module's MAX_* constants.
     """
-    where = f"{key} = {str(path)!r}"
-    if not path.is_file():
-        raise ConfigError(f"{where}: no such file")
+    from seqdiag.config import shown
+
+    where = f"{key} = {shown(str(path))}"
+    try:
+        if path.is_dir():
+            raise ConfigError(f"{where}: a folder, not a file")
+        if not path.is_file():
+            raise ConfigError(f"{where}: no such file")
+    except OSError as exc:  # a name too long, a loop of links, a folder that cannot be searched
+        raise ConfigError(f"{where}: cannot read: {exc.strerror or exc}") from None
     try:
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:

@@ -77,6 +77,19 @@ def test_bad_files_are_refused_in_one_line_naming_the_file(runner, tmp_path, con
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("name", "message"), [("a-folder", "a folder, not a file"), ("x" * 300, "cannot read"), ("missing", "no such file")]
+)
+def test_a_path_that_is_not_a_readable_file_is_one_line(runner, tmp_path, name, message):
+    from seqdiag.cli import app
+
+    (tmp_path / "a-folder").mkdir()
+    result = runner.invoke(app, ["compare", "--set", f"sequence.file={tmp_path / name}"])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert len(result.stderr) < 300  # a long name is cut in the message
+
+
 def test_a_prompt_must_leave_something_to_predict(tmp_path):
     with pytest.raises(ConfigError, match="sample.prompt = 4"):
         load_config(None, ["sequence.text=0110", "sample.prompt=4"])
