@@ -17,8 +17,9 @@ model. For N = 1, 64, 256, 1024 seeds it times, on one torch thread and on the d
 
 Each figure is steady-state throughput (best of a few timed repeats after warm-up); the warm-up (first
 steps, allocation; for numba the kernels are loaded from the cache first) is reported apart. Then
-`seqdiag sweep --seeds 1024 --set train.steps=500` is timed end to end in a subprocess, on each engine and
-with --threads 1 and 2, and compared with the nn.LSTM loop (the eager loop a user would write). The machine
+`seqdiag sweep --seeds 1024 --set train.steps=500` is timed end to end in a subprocess: as typed (the numba
+kernel on every CPU available, torch on 1), with --threads 1 and with --threads = the CPUs, and on the torch
+engine; each is compared with the nn.LSTM loop (the eager loop a user would write). The machine
 is often shared: the JSON records the load average before and after, so a slow figure can be told from a
 busy machine; all ratios come from figures measured in this one run.
 """
@@ -42,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from seqdiag.config import Config  # noqa: E402
+from seqdiag.device import available_cpus  # noqa: E402
 from seqdiag.model import build_model  # noqa: E402
 from seqdiag.policy import InputPolicy, unroll  # noqa: E402
 from seqdiag.sequence import ToySequence  # noqa: E402
@@ -163,10 +165,13 @@ def measure(make, n: int, budget_s: float, per_call: int = 1) -> dict:
     }
 
 
-def time_sweep(seeds: int, steps: int | None = None, engine: str = "auto", threads: int = 1) -> dict:
-    """`seqdiag sweep` end to end in its own process (start-up, kernel load, training, snapshots, report)."""
+def time_sweep(seeds: int, steps: int | None = None, engine: str = "auto", threads: int | None = None) -> dict:
+    """`seqdiag sweep` end to end in its own process (start-up, kernel load, training, snapshots, report);
+    threads None: the command's default (torch 1, the numba kernel every CPU available)."""
     command = [sys.executable, "-m", "seqdiag", "sweep", "--seeds", str(seeds), "--json", "--engine", engine]
-    command += ["--threads", str(threads)] + (["--set", f"train.steps={steps}"] if steps else [])
+    command += ([] if threads is None else ["--threads", str(threads)]) + (
+        ["--set", f"train.steps={steps}"] if steps else []
+    )
     started = time.perf_counter()
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}
@@ -178,7 +183,7 @@ def time_sweep(seeds: int, steps: int | None = None, engine: str = "auto", threa
     return {
         "command": " ".join(command[3:]),
         "engine": data["engine"],
-        "threads": threads,
+        "threads": "default" if threads is None else threads,
         "wall_s": seconds,
         "sweep_reported_s": data["seconds"],
         "seed_steps_per_s_end_to_end": seeds * data["config"]["train"]["steps"] / seconds,
@@ -246,19 +251,23 @@ def main() -> None:
     sweeps = []
     if args.sweep_seeds:
         print(f"\nseqdiag sweep --seeds {args.sweep_seeds} --set train.steps={args.sweep_steps}, end to end")
-        print(f"{'engine':>8} {'threads':>8} {'wall s':>8} {'seed-steps/s':>13} {'x eager loop':>13}")
-        for engine, threads in (("numba", 1), ("numba", 2), ("torch", 1)):
+        print(f"{'engine':>8} {'threads':>12} {'wall s':>8} {'seed-steps/s':>13} {'x eager loop':>13}")
+        cpus = available_cpus()
+        runs: list[tuple[str, int | None]] = [("numba", None), ("numba", 1)]
+        runs += [("numba", cpus)] if cpus > 1 else []
+        runs += [("torch", 1)]
+        for engine, threads in runs:
             sweep = time_sweep(args.sweep_seeds, args.sweep_steps, engine, threads)
             sweep["x_eager_loop"] = sweep["seed_steps_per_s_end_to_end"] / eager
             sweeps.append(sweep)
+            shown = f"default ({cpus})" if threads is None else str(threads)
             print(
-                f"{sweep['engine']:>8} {threads:>8} {sweep['wall_s']:>8.1f} "
+                f"{sweep['engine']:>8} {shown:>12} {sweep['wall_s']:>8.1f} "
                 f"{sweep['seed_steps_per_s_end_to_end']:>13,.0f} {sweep['x_eager_loop']:>12.0f}x",
                 flush=True,
             )
-        best = max(sweeps[:2], key=lambda r: r["x_eager_loop"])
-        verdict = "meets" if best["x_eager_loop"] >= 100 else "misses"
-        times = best["x_eager_loop"]
+        times = sweeps[0]["x_eager_loop"]  # the command as a user types it
+        verdict = "meets" if times >= 100 else "misses"
         print(f"target: sweep >= 100x the eager loop ({eager:,.0f} seed-steps/s): {verdict} ({times:.0f}x)")
     uptime_after = _uptime()
     print(f"after: {uptime_after}")

@@ -17,6 +17,7 @@ the diagnosis.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import torch
 
@@ -70,6 +71,11 @@ def join(texts: Iterable[str]) -> str:
     return SEPARATOR.join(texts)
 
 
+# The judgements of joined outputs below are memoised: a sweep judges thousands of models' histories, whose
+# outputs are mostly the same few strings.
+
+
+@lru_cache(maxsize=8192)
 def all_patterns_right(output: str, targets: str, prompt: int = 0) -> bool:
     """Every sequence's pattern right, for joined outputs and targets (one sequence: no separator)."""
     outs, tars = split(output), split(targets)
@@ -90,6 +96,7 @@ def share_right(output: str, targets: str, prompt: int = 0) -> float:
     return hits / total if total else 0.0
 
 
+@lru_cache(maxsize=8192)
 def first_divergence_pattern(output: str, targets: str, prompt: int = 0) -> int | None:
     """The earliest pattern divergence over every sequence (joined outputs and targets)."""
     found = [

@@ -455,15 +455,18 @@ def _logits(th, v, e, h, g, hid, y):
 
 
 @njit(cache=True, error_model="numpy")
-def _argmax(y, out):
-    """out[m] = the first index of the largest y[:, m] (torch's argmax on ties)."""
+def _argmax(y, out, top):
+    """out[m] = the first index of the largest y[:, m] (torch's argmax on ties); top (L,) scratch: the largest.
+    Symbols outer, lanes inner, so each pass over the lanes vectorises."""
     v, lanes = y.shape
     for m in range(lanes):
-        best = 0
-        for s in range(1, v):
-            if y[s, m] > y[best, m]:
-                best = s
-        out[m] = best
+        out[m] = 0
+        top[m] = y[0, m]
+    for s in range(1, v):
+        for m in range(lanes):
+            if y[s, m] > top[m]:
+                top[m] = y[s, m]
+                out[m] = s
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -525,6 +528,9 @@ def train_block(
     sym = np.zeros((steps, lanes), np.int64)
     pred = np.zeros(lanes, np.int64)
     y = np.empty((v, lanes), theta.dtype)
+    d_y = np.empty((v, lanes), theta.dtype)
+    top = np.empty(lanes, theta.dtype)
+    total = np.empty(lanes, theta.dtype)
     loss = np.empty(lanes, theta.dtype)
     dh = np.empty((h, lanes), theta.dtype)
     dh_next = np.empty((h, lanes), theta.dtype)
@@ -560,20 +566,21 @@ def train_block(
             ap = zeros_aux if t == 0 else aux[t - 1]
             _step(tag, th, v, e, h, gate, tab, sym[t], shared, hp, ap, act[t], aux[t], hs[t])
             _logits(th, v, e, h, g, hs[t], y)
-            _argmax(y, pred)
+            _argmax(y, pred, top)
             target = targets[t]
+            # softmax and cross-entropy; symbols outer, lanes inner (top: the largest logit, from _argmax)
             for m in range(lanes):
-                top = y[0, m]
-                for s in range(1, v):
-                    top = max(top, y[s, m])
-                total = zero
-                for s in range(v):
-                    ex = dt(math.exp(y[s, m] - top))
+                total[m] = zero
+            for s in range(v):
+                for m in range(lanes):
+                    ex = dt(math.exp(y[s, m] - top[m]))
                     probs[t, s, m] = ex
-                    total += ex
-                for s in range(v):
-                    probs[t, s, m] /= total
-                loss[m] += top + dt(math.log(total)) - y[target, m]
+                    total[m] += ex
+            for s in range(v):
+                for m in range(lanes):
+                    probs[t, s, m] /= total[m]
+            for m in range(lanes):
+                loss[m] += top[m] + dt(math.log(total[m])) - y[target, m]
         finite = True
         for m in range(lanes):
             loss[m] *= inv_t
@@ -593,16 +600,18 @@ def train_block(
             for s in range(v):
                 for m in range(lanes):
                     dy = (probs[t, s, m] - (one if s == target else zero)) * inv_t
+                    d_y[s, m] = dy
                     gr[o_bo + s, m] += dy
-                    for q in range(h):
-                        gr[o_wo + q * v + s, m] += hs[t, q, m] * dy
+            for q in range(h):
+                for s in range(v):
+                    for m in range(lanes):
+                        gr[o_wo + q * v + s, m] += hs[t, q, m] * d_y[s, m]
             for q in range(h):
                 for m in range(lanes):
                     dh[q, m] = dh_next[q, m]
                 for s in range(v):
                     for m in range(lanes):
-                        dy = (probs[t, s, m] - (one if s == target else zero)) * inv_t
-                        dh[q, m] += th[o_wo + q * v + s, m] * dy
+                        dh[q, m] += th[o_wo + q * v + s, m] * d_y[s, m]
             hp = zeros_h if t == 0 else hs[t - 1]
             ap = zeros_aux if t == 0 else aux[t - 1]
             d_rec = _back(tag, th, h, gate, act[t], aux[t], ap, hp, dh, carry, dz, dr, dh_next)
@@ -728,6 +737,7 @@ def predict_block(tag, theta, dims, gate, policy, state, inputs, n_out, lo, hi, 
     hs = np.zeros((2, h, lanes), theta.dtype)
     aux = np.zeros((2, a, lanes), theta.dtype)
     y = np.empty((v, lanes), theta.dtype)
+    top = np.empty(lanes, theta.dtype)
     pred = np.zeros(lanes, np.int64)
     fed = np.zeros((n_out + 1, lanes), np.int64)
     write_hidden = hidden.shape[0] > 0
@@ -757,7 +767,7 @@ def predict_block(tag, theta, dims, gate, policy, state, inputs, n_out, lo, hi, 
             _step(tag, th, v, e, h, gate, tab, fed[u], shared, hs[src], aux[src], act, aux[dst], hs[dst])
         last = (t + 1) % 2
         _logits(th, v, e, h, g, hs[last], y)
-        _argmax(y, pred)
+        _argmax(y, pred, top)
         for m in range(lanes):
             predicted[lo + m, t] = pred[m]
             fed[t + 1, m] = pred[m]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -157,17 +158,21 @@ def take_snapshots(
 
 
 def snapshots_from(
-    predicted: dict[str, list[list[int]]], sequence: ToySequence, step: int, loss_values: list[float]
+    predicted: dict[str, np.ndarray], sequence: ToySequence, step: int, loss_values: list[float]
 ) -> list[Snapshot]:
-    """One Snapshot per model from each procedure's predicted symbols (N lists of steps) and each model's loss:
-    a single sequence without a prompt, as `take_snapshots` reads it (the numba engine's snapshots)."""
+    """One Snapshot per model from each procedure's predicted symbols ((N, steps) rows) and each model's loss:
+    a single sequence without a prompt, as `take_snapshots` reads it (the numba engine's snapshots).
+
+    Vectorised for wide stacks (a sweep's thousand models)."""
     symbols = sequence.vocabulary.symbols
-    targets = sequence.targets.tolist()
+    targets = sequence.targets.numpy()
     outputs: dict[str, list[str]] = {}
     accuracy: dict[str, list[float]] = {}
     for mode, rows in predicted.items():
-        outputs[mode] = ["".join(symbols[i] for i in row) for row in rows]
-        accuracy[mode] = [sum(p == t for p, t in zip(row, targets, strict=False)) / len(targets) for row in rows]
+        rows = np.asarray(rows, dtype=np.int64).reshape(len(loss_values), -1)
+        width = min(rows.shape[1], len(targets))
+        accuracy[mode] = ((rows[:, :width] == targets[:width]).sum(1) / len(targets)).tolist()
+        outputs[mode] = _spell(rows, symbols)
     return [
         Snapshot(
             step=step,
@@ -177,6 +182,19 @@ def snapshots_from(
         )
         for i in range(len(loss_values))
     ]
+
+
+def _spell(rows: np.ndarray, symbols: Sequence[str]) -> list[str]:
+    """Each row of symbol indices (N, steps) as a string. Equal rows share one string object: the models of a
+    sweep mostly agree, and comparing or judging (memoised) a shared string is then cheap."""
+    if rows.shape[1] and all(len(symbol) == 1 for symbol in symbols):
+        # One character per symbol: index a character table, and read each row of characters as one string.
+        table = np.array(symbols, dtype="<U1")
+        spelled = np.ascontiguousarray(table[rows]).view(f"<U{rows.shape[1]}").reshape(-1).tolist()
+    else:
+        spelled = ["".join(symbols[i] for i in row) for row in rows.tolist()]
+    shared: dict[str, str] = {}
+    return [shared.setdefault(text, text) for text in spelled]
 
 
 @dataclass(frozen=True)
@@ -394,18 +412,18 @@ def _kernel_snapshots(kernel, sequence: ToySequence, step: int, loss_values: lis
     return snapshots_from(predicted, sequence, step, loss_values)
 
 
-def _kernel_rows(kernel, sequence: ToySequence) -> dict[str, list[list[int]]]:
-    """Each procedure's predicted symbols (N rows): by the kernel where it implements the procedure, else by
+def _kernel_rows(kernel, sequence: ToySequence) -> dict[str, np.ndarray]:
+    """Each procedure's predicted symbols ((N, steps)): by the kernel where it implements the procedure, else by
     torch on the stack's current weights (written back first)."""
     inputs = sequence.inputs.numpy()
-    rows: dict[str, list[list[int]]] = {}
+    rows: dict[str, np.ndarray] = {}
     for mode in procedures.NAMES:
         procedure = procedures.get(mode)
         if kernel.runs(procedure):
-            rows[mode] = kernel.run_procedure(procedure, inputs, procedure.steps(sequence.steps)).tolist()
+            rows[mode] = np.asarray(kernel.run_procedure(procedure, inputs, procedure.steps(sequence.steps)))
         else:
             kernel.write_back(kernel.params)
-            rows[mode] = run_procedure(kernel.model, sequence, mode).predicted[:, 0].tolist()
+            rows[mode] = run_procedure(kernel.model, sequence, mode).predicted[:, 0].numpy()
     return rows
 
 

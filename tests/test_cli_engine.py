@@ -80,6 +80,21 @@ def test_sweep_reports_its_engine(runner):
     assert json.loads(as_json.stdout)["engine"] == "torch"
 
 
+def test_sweep_runs_the_kernel_on_every_cpu_by_default_with_the_same_results(runner, monkeypatch):
+    from seqdiag import device
+
+    monkeypatch.setattr(device, "available_cpus", lambda: 2)
+    args = ["sweep", "--seeds", "70", "--engine", "numba", "--json", *_set(TINY)]
+    default = runner.invoke(app, args)
+    assert default.exit_code == 0, default.output
+    one = runner.invoke(app, [*args, "--threads", "1"])
+    assert one.exit_code == 0, one.output
+    assert json.loads(default.stdout)["rates"] == json.loads(one.stdout)["rates"]
+    shown = runner.invoke(app, [a for a in args if a != "--json"])
+    assert "on 2 kernel threads" in shown.stderr
+    assert "kernel threads" not in runner.invoke(app, [a for a in args if a != "--json"] + ["--threads", "1"]).stderr
+
+
 def test_a_config_the_kernel_does_not_cover_falls_back_and_says_so_once(runner, monkeypatch):
     from seqdiag import engine
 

@@ -194,3 +194,30 @@ def test_outcome_rates_over_256_seeds_agree_between_engines():
         mine = by_numba[mode]
         assert mine.ci95[0] <= theirs.share <= mine.ci95[1], (mode, mine, theirs)
         assert theirs.ci95[0] <= mine.share <= theirs.ci95[1], (mode, mine, theirs)
+
+
+def test_snapshots_spell_and_judge_each_model_as_a_plain_loop_would():
+    import numpy as np
+
+    from seqdiag.sequence import ToySequence
+    from seqdiag.train import _spell, snapshots_from
+
+    sequence = ToySequence.from_config(load_config(None).sequence)
+    symbols, targets = sequence.vocabulary.symbols, sequence.targets.tolist()
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, len(symbols), (4, len(targets)))
+    rows = base[rng.integers(0, 4, 50)]  # 50 models, 4 distinct outputs
+    short = rows[:, :-1]  # a procedure that stops one step short (zeros)
+    snaps = snapshots_from({"teacher": rows, "zeros": short}, sequence, 7, [float(i) for i in range(50)])
+    assert len(snaps) == 50
+    for i, snap in enumerate(snaps):
+        assert (snap.step, snap.loss) == (7, float(i))
+        for mode, got in (("teacher", rows[i]), ("zeros", short[i])):
+            assert snap.outputs[mode] == "".join(symbols[s] for s in got)
+            hits = sum(p == t for p, t in zip(got.tolist(), targets, strict=False))
+            assert snap.accuracy[mode] == hits / len(targets)
+    same = [s.outputs["teacher"] for s in snaps if s.outputs["teacher"] == snaps[0].outputs["teacher"]]
+    assert all(text is same[0] for text in same)  # equal outputs share one string
+    assert _spell(base, ("ab", "c", "d", "e")[: len(symbols)]) == [
+        "".join(("ab", "c", "d", "e")[s] for s in row) for row in base.tolist()
+    ]

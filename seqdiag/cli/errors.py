@@ -7,6 +7,7 @@ stop signals (128 + the signal's number).
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -61,6 +62,10 @@ class OneLineErrors(TyperGroup):
         except Exception as exc:
             # Click's errors, matched by name as typer does: newer typer vendors Click under typer._click.
             kinds = {cls.__name__ for cls in type(exc).__mro__}
+            if isinstance(exc, OSError) and exc.errno in _OUTPUT_ERRNOS:  # e.g. stdout on a full disk
+                where = f"{exc.filename}: " if exc.filename else ""
+                print_error(f"the output could not be written ({where}{exc.strerror or exc})")
+                sys.exit(1)
             if "ClickException" not in kinds:
                 raise
             if "NoArgsIsHelpError" not in kinds:  # that one's help is already shown
@@ -81,6 +86,11 @@ class OneLineErrors(TyperGroup):
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:
             raise _Interrupted from exc
+
+
+# Failures to write (the command's own files are written atomically and report their own errors; what reaches
+# the top is the output stream's).
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
 
 
 class _Interrupted(Exception):

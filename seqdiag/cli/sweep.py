@@ -18,7 +18,6 @@ from seqdiag.cli import (
     ExportOpt,
     JsonOpt,
     SetOpt,
-    ThreadsOpt,
     app,
     check_export,
     parse_policies,
@@ -65,7 +64,8 @@ def _sweep_now(
 
     def on_policy(policy: str, index: int, count: int) -> None:
         if show_progress:
-            console.print(f"training {n_seeds} seeds under {policy} ({index + 1}/{count}) as one batched stack")
+            on = f" on {threads} kernel threads" if engine == "numba" and threads > 1 else ""
+            console.print(f"training {n_seeds} seeds under {policy} ({index + 1}/{count}) as one batched stack{on}")
 
     Session(device, observer=StderrObserver(show_progress)).check_resources(config, n_seeds)
     with training_progress(console, config.train.steps, enabled=show_progress) as on_step:
@@ -107,7 +107,7 @@ def _grid_now(grid: Path, seeds, config, overrides, seed, policies, executor, ad
         axes=spec.axes,
         executor=executor.value,
         address=address,
-        threads=threads,
+        threads=1 if threads is None else threads,
         engine=engine.value,
         on_cell=on_cell,
     )
@@ -155,7 +155,16 @@ def sweep(
         ),
     ] = None,
     device: DeviceOpt = Device.cpu,
-    threads: ThreadsOpt = 1,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Torch intra-op threads, and the numba kernel's. Default: torch 1 (the fastest for models this "
+            "small), the numba kernel every CPU available (its models split into blocks; results do not depend on "
+            "the kernel's threads); each cell of a --grid: 1.",
+        ),
+    ] = None,
     engine: EngineOpt = Engine.auto,
     json_: JsonOpt = False,
     export: ExportOpt = None,
@@ -187,8 +196,11 @@ def sweep(
         from seqdiag.render.progress import StderrObserver
 
         dev = prepare_torch(device, threads)
-        name = Session(dev, threads, StderrObserver(show_progress=not json_)).engine(engine.value, resolved)
-        result = _sweep_now(resolved, n_seeds, policies, dev, not json_, name, 1 if threads is None else threads)
+        from seqdiag.device import available_cpus
+
+        kernel_threads = available_cpus() if threads is None else threads
+        name = Session(dev, kernel_threads, StderrObserver(show_progress=not json_)).engine(engine.value, resolved)
+        result = _sweep_now(resolved, n_seeds, policies, dev, not json_, name, kernel_threads)
         if json_:
             print_json(result.to_json())
             return
