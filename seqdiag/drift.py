@@ -80,7 +80,7 @@ class DriftReport:
             caption=f"distance = L2 per step (bars scaled to {top:.2f}) · band = {self.tolerance:g} · probe = "
             f"held-out accuracy of a linear classifier (50% = indistinguishable), trained on {self.probe}",
             columns=(
-                Column("procedure"),
+                Column("procedure", keep=True),
                 Column("leaves band", justify="right"),
                 Column("max", justify="right"),
                 Column("probe", justify="right"),

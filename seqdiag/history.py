@@ -115,8 +115,9 @@ def history_table(
         pieces = judgement.split(output)
         return pieces[sequence] if sequence < len(pieces) else ""
 
-    # step (5) + loss (7) + the ✗NN mark (4) per output + the gaps between columns
-    room = (width - 5 - 7 - 2 * (len(shown_modes) + 1)) // max(1, len(shown_modes)) - 4
+    # step (8: the "reverted" label) + loss (6) + the ✗NN mark (4) per output + the table's edges (2) and the gaps
+    # between its columns (3: a rule and a space either side)
+    room = (width - 8 - 6 - 2 - 3 * (len(shown_modes) + 1)) // max(1, len(shown_modes)) - 4
     cut = max(8, min(HISTORY_WIDTH, room))
     rows = []
     for i in keep:
@@ -126,9 +127,10 @@ def history_table(
             output = piece(snap.outputs.get(m, ""))
             cells.append(assemble(marked(output, targets, cut), output_mark(output, targets)))
         rows.append(Row(tuple(cells)))
-    summaries = (
+    summaries = (  # numbers alone, so that a summary cell is never wider than an output
         ("changes", lambda s: f"{s.changes}×"),
-        ("right", lambda s: f"pattern at {s.right}/{s.checkpoints}, reverted {s.reverts}×"),
+        ("right", lambda s: f"{s.right}/{s.checkpoints}"),
+        ("reverted", lambda s: f"{s.reverts}×"),
     )
     for k, (label, value) in enumerate(summaries):
         rows.append(Row((label, "", *[value(stats[m]) for m in shown_modes]), style="strong", section=k == 0))
@@ -136,7 +138,8 @@ def history_table(
         title="Through training",
         caption=f"{len(history)} checkpoints, shown where an output changed"
         + (f" ({len(keep)} rows)" if len(keep) < len(history) else "")
-        + f" · ✓ = all right, ✗k = first wrong at position k (in red){checks}"
+        + f" · ✓ = all right, ✗k = first wrong at position k (in red) · changes = checkpoints whose output"
+        f" changed · right = checkpoints with the pattern right · reverted = right→wrong{checks}"
         + (f" · outputs cut to {cut - 1} symbols (whole in --json)" if len(targets) > cut else ""),
         columns=(
             Column("step", justify="right", no_wrap=True, min_width=4),

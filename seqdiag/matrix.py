@@ -139,8 +139,8 @@ class PolicyMatrix:
             caption="cell = right/targets · end symbol ✓/✗ (— never reached) · first divergence · * (bold) = "
             "diagonal (sampled as trained; scheduled ends feeding predictions, so its diagonal is free)",
             columns=(
-                Column("train", style="strong"),
-                *(Column(sample, no_wrap=True) for sample in self.samples),
+                Column("train", style="strong", keep=True),
+                *(Column(sample) for sample in self.samples),  # wrap between their numbers, never inside one
                 Column("final loss", justify="right"),
             ),
             rows=tuple(rows),

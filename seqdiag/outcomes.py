@@ -100,8 +100,8 @@ class Outcomes:
             + (f" · {more} more rows in --json" if more > 0 else ""),
             columns=(
                 Column("#", justify="right", style="muted"),
-                Column("sequence", no_wrap=True),
-                *(Column(name, no_wrap=True) for name in columns),
+                Column("sequence", keep=True),
+                *(Column(name) for name in columns),  # wrap between their numbers, never inside one
             ),
             rows=tuple(rows),
         )

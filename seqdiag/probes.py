@@ -134,7 +134,7 @@ def reliance_table(models: list[tuple[str, InputReliance]]) -> TableSpec:
         "· high input shares = a lookup on the input; a high state share = carried by the state"
         + (f" · summed over all {sequences} sequences" if sequences > 1 else ""),
         columns=(
-            Column("model"),
+            Column("model", keep=True),
             *(Column(name, justify="right") for name in ("other symbol", "zero vector", "state reset")),
         ),
         rows=tuple(Row((label, *reliance.cells())) for label, reliance in models),

@@ -137,9 +137,9 @@ def recovery_totals_table(models: list[tuple[str, list[Recovery]]], steps: list[
         "injected symbol (another place it occurs) · back = on the original targets · — = no sequence that long · "
         "no injection = sequences free-running gets all right",
         columns=(
-            Column("model", no_wrap=True),
-            Column("no injection", no_wrap=True),
-            *(Column(f"step {k}", no_wrap=True) for k in steps),
+            Column("model", keep=True),
+            Column("no injection"),  # free text: wraps between words where the table is narrow
+            *(Column(f"step {k}") for k in steps),
         ),
         rows=tuple(rows),
     )
@@ -155,9 +155,9 @@ def recovery_table(models: list[tuple[str, Recovery]]) -> TableSpec | None:
         caption="cont. = back on the pattern continued from the injected symbol · back = back on the original "
         "targets · after r = r wrong predictions first (0 = at once) · never = not back for good by the pattern's end",
         columns=(
-            Column("model", no_wrap=True),
-            Column("no injection", no_wrap=True),
-            *(Column(f"step {i.step}: {i.fed!r} for {i.replaced!r}", no_wrap=True) for i in models[0][1].injections),
+            Column("model", keep=True),
+            Column("no injection"),  # free text: wraps between words where the table is narrow
+            *(Column(f"step {i.step}: {i.fed!r} for {i.replaced!r}") for i in models[0][1].injections),
         ),
         rows=tuple(Row((label, *recovery.cells())) for label, recovery in models),
     )

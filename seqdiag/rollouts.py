@@ -55,7 +55,7 @@ class RolloutStats:
             f"right {self.end_symbol_right} · {self.distinct_outputs} distinct outputs · accuracy mean "
             f"{self.accuracy_mean:.2f}, quartiles {' / '.join(f'{q:.2f}' for q in self.accuracy_quartiles)}",
             columns=(
-                Column("first divergence at steps"),
+                Column("first divergence at steps", keep=True),
                 Column("rollouts", justify="right"),
                 Column("", no_wrap=True),
             ),

@@ -110,7 +110,7 @@ class Stability:
         return TableSpec(
             title="Counting: the end symbol apart from the pattern",
             caption=caption,
-            columns=tuple(Column(h, justify="left" if h == "procedure" else "right") for h in headers),
+            columns=tuple(Column(h, justify="left" if h == "procedure" else "right", keep=True) for h in headers),
             rows=tuple(rows),
         )
 

@@ -36,10 +36,11 @@ def test_history_table_keeps_the_changes_and_summarises_each_procedure():
     spec = history_table(history, _stats(history, targets), ["teacher", "free", "refeed"], targets)
     assert [c.header for c in spec.columns] == ["step", "loss", "teacher", "free"]  # refeed is a check of free
     rows = spec.plain()
-    assert [r[0] for r in rows] == ["0", "100", "150", "200", "changes", "right"]  # unchanged step 50 left out
+    # the unchanged step 50 is left out
+    assert [r[0] for r in rows] == ["0", "100", "150", "200", "changes", "right", "reverted"]
     assert rows[1][2:] == ["0101S ✓", "0101S ✓"] and rows[2][3] == "0100S ✗3"
     assert rows[4][2:] == ["1×", "2×"]
-    assert rows[5][3] == "pattern at 1/5, reverted 1×"
+    assert rows[5][3] == "1/5" and rows[6][3] == "1×"
     assert "refeed = free at 5/5 checkpoints" in (spec.caption or "")
     assert spec.rows[4].section and spec.rows[4].style == "strong"
 

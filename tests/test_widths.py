@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -122,3 +123,78 @@ def test_a_table_that_cannot_fit_cuts_free_text_before_a_kept_column():
 def test_kept_is_right_justified_unless_said():
     assert Column("n", justify="right").kept and not Column("text").kept
     assert Column("label", keep=True).kept and not Column("bar", justify="right", keep=False).kept
+
+
+# Through the CLI, as piped output at a width: the tables a real run prints.
+
+CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def _run(args: list[str], width: int) -> str:
+    from typer.testing import CliRunner
+
+    from seqdiag.cli import app
+
+    result = CliRunner().invoke(app, [*args, "--threads", "1"], env={"COLUMNS": str(width), "NO_COLOR": "1"})
+    assert result.exit_code == 0, result.output
+    _fits(result.stdout, width)
+    return result.stdout
+
+
+def _section(text: str, title: str, caption: str) -> str:
+    """The lines of the table titled `title`, up to the start of its caption."""
+    start = text.index(title)
+    return text[start : text.index(caption, start)]
+
+
+def _panel_lines(text: str) -> list[str]:
+    return [line[2:-2].rstrip() for line in text.splitlines() if line.startswith("│ ") and line.endswith(" │")]
+
+
+def _continues_indented(text: str) -> None:
+    """Inside the findings box every line opens a part of a finding (a severity, `notes`, `fix:`) or is indented:
+    a wrapped line never starts back at column 1."""
+    openers = ("error[", "warning[", "note[", "notes:", "fix:")
+    for line in _panel_lines(text):
+        assert not line or line.startswith(openers) or line.startswith(" "), f"{line!r} starts at column 1\n{text}"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_compare_on_names_keeps_every_label_and_count_whole(width):
+    out = _run(["compare", "--config", str(CONFIGS / "names.toml"), "--full", "--set", "train.steps=200"], width)
+    names = (CONFIGS / "names.txt").read_text(encoding="utf-8").split()
+    table = _section(out, "Per sequence", "cell = right/judged")
+    assert set(names) <= set(table.split()), table
+    totals = re.findall(r"\d+/\d+ · \d+/\d+", table)
+    assert len(totals) == 4, table  # teacher, free, zeros, fresh: each total whole on its line
+    assert "…" not in table
+    recovery = _section(out, "Error recovery", "cell = sequences injected")
+    assert "trained teacher" in recovery and "…" not in recovery, recovery
+    history = _section(out, "Through training", "checkpoints, shown")
+    assert all(word in history.split() for word in ("changes", "right", "reverted")), history
+    assert not re.search(r"✗\s*\n", history), history  # a ✗k mark stays on its output's line
+    _continues_indented(out)
+
+
+def test_the_policy_matrix_keeps_its_row_labels_at_80_columns():
+    args = ["compare", "--config", str(CONFIGS / "names.toml"), "--full", "--train", "teacher,free,scheduled"]
+    out = _run([*args, "--set", "train.steps=100"], 80)
+    matrix = _section(out, "Policy matrix", "cell = right/targets")
+    body = matrix.split("───", 1)[1].splitlines()[1:]
+    labels = [line.split()[0] for line in body if line[1:2].strip()]  # a row's first line: its label
+    assert labels[:2] == ["teacher", "free"] and re.search(r"scheduled \(ε→\d\.\d\d\)", matrix), matrix
+    assert "…" not in matrix and re.search(r"\d+\.\d{4}", matrix)  # the final loss, whole
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_check_keeps_target_and_counts_whole(width):
+    out = _run(["check", str(EXAMPLES / "char_lstm_state_reset.py")], width)
+    table = _section(out, "Per position", "cell = input fed")
+    head = table.splitlines()[2]
+    assert head.split()[:5] == ["t", "target", "teacher-forced", "free-running", "your"], table
+    rows = [line.split() for line in table.splitlines()[4:] if line.split()[:1] and line.split()[0].isdigit()]
+    assert [r[0] for r in rows] == [str(t) for t in range(len(rows))] and len(rows) == 24
+    assert "".join(r[1] for r in rows) == "ello␣world,␣hello␣there."  # every target, whole, in its column
+    assert re.search(r"right\s+24/24\s+24/24\s+5/24", out), table
+    _continues_indented(out)

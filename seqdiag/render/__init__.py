@@ -16,8 +16,8 @@ from typing import Any
 
 _HOME = {
     "common": (
-        "ZERO_INPUT SEVERITY_STYLE MIN_FILE_WIDTH stdout_console save_recording stderr_console fitted_table header "
-        "input_cell prediction_cell marked_output steps_after cell_mark"
+        "ZERO_INPUT SEVERITY_STYLE MIN_FILE_WIDTH Hanging stdout_console save_recording stderr_console fitted_table "
+        "header input_cell prediction_cell marked_output steps_after cell_mark"
     ),
     "compare": (
         "per_step_table history_table finding_text verdict_panel verdict_box history_glance_table render_compare"

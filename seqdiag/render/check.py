@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from rich import box
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from seqdiag.check.report import CheckReport, CheckStep, ProcedureStep, SequenceCheck
-from seqdiag.render.common import ZERO_INPUT, fitted_table
+from seqdiag.render.common import ZERO_INPUT
 from seqdiag.render.compare import verdict_box
+from seqdiag.render.table import FittedTable
+from seqdiag.table import Column
 
 MAX_ROWS = 40  # a longer sequence shows its first rows, the rows around the first divergences and its last rows
 STATE_WORDS = {
@@ -66,45 +66,48 @@ def _shown_rows(check: SequenceCheck) -> list[int | None]:
     return rows
 
 
-def check_step_table(check: SequenceCheck, many: bool) -> Table:
-    """Target, then teacher-forced, free-running and the user's generate: input fed → output ✓/✗ p(target)."""
+def check_step_table(check: SequenceCheck, many: bool) -> FittedTable:
+    """Target, then teacher-forced, free-running and the user's generate: input fed → output ✓/✗ p(target).
+
+    The position, the target and the three procedures' cells are kept whole at any width; what the model saw,
+    free text, is cut with … where the console is narrow."""
     title = "Per position" + (f" · sequence {check.index + 1}" if many else "")
     prompt = "".join(check.prompt) if all(len(s) == 1 for s in check.prompt) else " ".join(check.prompt)
     prompt = prompt if len(prompt) <= 40 else prompt[:39] + "…"
-    table = fitted_table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        padding=(0, 1),
+    columns = (
+        Column("t", justify="right", style="muted"),
+        Column("target", justify="center", keep=True),
+        *(Column(name, keep=True) for name in ("teacher-forced", "free-running", "your generate")),
+        Column("model saw", no_wrap=True),
+    )
+    rows: list[tuple[list[Text], str, bool]] = []
+    firsts = {p: check.first_divergence(p) for p in ("teacher", "free", "sampler")}
+    for t in _shown_rows(check):
+        if t is None:
+            rows.append(([Text("…"), *(Text() for _ in columns[1:])], "dim", False))
+            continue
+        s = check.steps[t]
+        cells = [
+            Text(str(t)),
+            Text(_show(s.target)),
+            _cell(s.teacher, firsts["teacher"] == t),
+            _cell(s.free, firsts["free"] == t),
+            _cell(s.sampler, firsts["sampler"] == t, s.sampler.predicted != s.sampler_argmax),
+            _saw(s),
+        ]
+        rows.append((cells, "", False))
+    n = len(check.steps)
+    totals = [Text(f"{check.correct(p)}/{n}", style="bold") for p in ("teacher", "free", "sampler")]
+    rows.append(([Text(), Text("right", style="bold"), *totals, Text()], "", True))
+    return FittedTable(
+        columns,
+        rows,
         title=f"{title} (prompt {prompt!r})",
         caption=f"cell = input fed → output ✓/✗ p(target) · {ZERO_INPUT} = zero vector · ␣ = space · "
         "* = not the argmax · "
         "< = first divergence · model saw = positions it had read when it produced the step: own (prompt + its "
         "own outputs), true (the data), window (only the last ones), other",
     )
-    table.add_column("t", justify="right", style="dim")
-    table.add_column("target", justify="center")
-    for name in ("teacher-forced", "free-running", "your generate"):
-        table.add_column(name, no_wrap=True)
-    table.add_column("model saw", no_wrap=True)
-    firsts = {p: check.first_divergence(p) for p in ("teacher", "free", "sampler")}
-    for t in _shown_rows(check):
-        if t is None:
-            table.add_row("…", "", "", "", "", "", style="dim")
-            continue
-        s = check.steps[t]
-        table.add_row(
-            str(t),
-            _show(s.target),
-            _cell(s.teacher, firsts["teacher"] == t),
-            _cell(s.free, firsts["free"] == t),
-            _cell(s.sampler, firsts["sampler"] == t, s.sampler.predicted != s.sampler_argmax),
-            _saw(s),
-        )
-    table.add_section()
-    n = len(check.steps)
-    totals = [Text(f"{check.correct(p)}/{n}", style="bold") for p in ("teacher", "free", "sampler")]
-    table.add_row("", Text("right", style="bold"), *totals, "")
-    return table
 
 
 def render_check(console: Console, report: CheckReport) -> None:

@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
@@ -88,6 +89,37 @@ def fitted_table(*, title: str | None = None, caption: str | None = None, **kwar
     rather than a narrow column of words."""
     widest = max(len(title or "") + 2, min(len(caption or ""), CAPTION_WIDTH))
     return Table(title=title, caption=caption, min_width=widest, **kwargs)
+
+
+class Hanging:
+    """A line of text whose continuation lines, where it wraps, start `indent` cells in (under its own text, not at
+    column 1), as in a compiler diagnostic:
+
+        = up to L2 distance 1.00 from the nearest input training fed (two
+          different one-hot symbols are 1.41 apart)
+    """
+
+    def __init__(self, text: Text, indent: int) -> None:
+        self.text = text
+        self.indent = indent
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width = options.max_width
+        if width - self.indent < 20 or "\n" in self.text.plain:  # too narrow to indent usefully: plain wrapping
+            yield self.text
+            return
+        first = self.text.wrap(console, width)[0]  # the first line takes the whole width
+        rest = self.text[len(first.plain) :]
+        rest = rest[len(rest.plain) - len(rest.plain.lstrip(" ")) :]
+        first.rstrip()
+        yield first
+        if rest.plain:
+            for line in rest.wrap(console, width - self.indent):
+                line.rstrip()
+                yield Text.assemble(" " * self.indent, line)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.text)
 
 
 def header(command: str, config: Config, run: RunInfo) -> Group:

@@ -14,6 +14,7 @@ from seqdiag import history, procedures
 from seqdiag.render.common import (
     SEVERITY_STYLE,
     ZERO_INPUT,
+    Hanging,
     fitted_table,
     header,
     input_cell,
@@ -166,55 +167,60 @@ def history_table(report: CompareReport, max_rows: int = 16, width: int = 120) -
 SHORT_EVIDENCE = 3  # evidence lines of an error in the default output; --full shows them all
 
 
-def finding_text(finding: Finding, max_evidence: int | None = None, parts: list[Finding] | None = None) -> Text:
-    """A finding as a compiler diagnostic: `severity[id]: title`, where, the evidence lines, the help line.
+def finding_text(finding: Finding, max_evidence: int | None = None, parts: list[Finding] | None = None) -> Group:
+    """A finding as a compiler diagnostic: `severity[id]: title`, where, the evidence lines, the help line; a line
+    that wraps continues under its own text (`Hanging`), never back at column 1.
 
     `parts` (findings restating its cause) become evidence lines of their own, always shown."""
     from seqdiag.fixes import describe_tested
 
-    text = Text()
-    text.append(f"{finding.severity}[{finding.id}]", style=SEVERITY_STYLE[finding.severity])
-    text.append(f": {finding.title}\n", style="bold")
-    text.append(f"  --> {finding.where}\n", style="blue")
+    lines: list[RenderableType] = [
+        Hanging(
+            Text.assemble(
+                (f"{finding.severity}[{finding.id}]", SEVERITY_STYLE[finding.severity]), (f": {finding.title}", "bold")
+            ),
+            2,
+        ),
+        Hanging(Text(f"  --> {finding.where}", style="blue"), 6),
+    ]
     shown = finding.evidence if max_evidence is None else finding.evidence[:max_evidence]
     for line in shown:
-        text.append("   = ", style="blue")
-        text.append(line + "\n")
+        lines.append(Hanging(Text.assemble(("   = ", "blue"), line), 5))
     for part in parts or []:
-        text.append("   = ", style="blue")
-        text.append(f"[{part.id}] ", style=SEVERITY_STYLE[part.severity])
-        text.append(part.title + "\n")
+        lines.append(
+            Hanging(Text.assemble(("   = ", "blue"), (f"[{part.id}] ", SEVERITY_STYLE[part.severity]), part.title), 5)
+        )
     if len(shown) < len(finding.evidence):
-        text.append(f"   … {len(finding.evidence) - len(shown)} more (--full)\n", style="dim")
+        lines.append(Text(f"   … {len(finding.evidence) - len(shown)} more (--full)", style="dim"))
     if finding.help:
-        text.append("  help: ", style="bold green")
-        text.append(finding.help + "\n")
+        lines.append(Hanging(Text.assemble(("  help: ", "bold green"), finding.help), 8))
     if finding.tested is not None:
-        text.append("  tested: ", style="bold green")
-        text.append(describe_tested(finding.tested) + "\n")
-    return text
+        lines.append(Hanging(Text.assemble(("  tested: ", "bold green"), describe_tested(finding.tested)), 10))
+    lines.append(Text(""))  # a blank line after each finding
+    return Group(*lines)
 
 
 def _cause_severity(verdict: Verdict, finding_id: str) -> str | None:
     return next((f.severity for f in verdict.findings if f.id == finding_id), None)
 
 
-def finding_line(finding: Finding, same_help_as: str | None = None) -> Text:
-    """A finding in one line (its help on a second): `severity[id]: title`, for the default output.
+def finding_line(finding: Finding, same_help_as: str | None = None) -> Group:
+    """A finding in one line (its help on a second): `severity[id]: title`, for the default output; a line that
+    wraps continues under its own text.
 
     `same_help_as`: the id of a finding shown above with the same help, which is then not repeated."""
-    text = Text()
-    text.append(f"{finding.severity}[{finding.id}]", style=SEVERITY_STYLE[finding.severity])
-    text.append(f": {finding.title}")
+    title = Text()
+    title.append(f"{finding.severity}[{finding.id}]", style=SEVERITY_STYLE[finding.severity])
+    title.append(f": {finding.title}")
+    lines: list[RenderableType] = [Hanging(title, 2)]
     if finding.help and finding.severity != "note":
-        text.append("\n  help: ", style="bold green")
-        text.append(finding.help if same_help_as is None else f"as for {same_help_as}")
+        help_ = finding.help if same_help_as is None else f"as for {same_help_as}"
+        lines.append(Hanging(Text.assemble(("  help: ", "bold green"), help_), 8))
     if finding.tested is not None:
         from seqdiag.fixes import describe_tested
 
-        text.append("\n  tested: ", style="bold green")
-        text.append(describe_tested(finding.tested))
-    return text
+        lines.append(Hanging(Text.assemble(("  tested: ", "bold green"), describe_tested(finding.tested)), 10))
+    return Group(*lines)
 
 
 def verdict_panel(report: CompareReport, full: bool = True) -> Panel:
@@ -241,7 +247,7 @@ def verdict_box(verdict: Verdict, full: bool = True, headline: bool = True, note
     notes as one line of ids. A finding that restates a cause (`part_of`) is an evidence line of that cause
     where the cause shows its evidence; otherwise its own line.
     """
-    parts: list[Text] = [Text(verdict.headline, style="bold"), Text("")] if headline else []
+    parts: list[RenderableType] = [Text(verdict.headline, style="bold"), Text("")] if headline else []
     helps: dict[str, str] = {}  # help text -> the id of the first finding that showed it
     notes: list[Finding] = []
     for finding in verdict.findings:
@@ -260,10 +266,10 @@ def verdict_box(verdict: Verdict, full: bool = True, headline: bool = True, note
         if finding.help:
             helps.setdefault(finding.help, finding.id)
     if notes:
-        parts.append(notes_line(notes))
+        parts.append(Hanging(notes_line(notes), 7))
     if not full:
         parts.append(Text(""))
-    parts.append(Text.assemble(("fix: ", "bold green"), verdict.fix))
+    parts.append(Hanging(Text.assemble(("fix: ", "bold green"), verdict.fix), 5))
     title = "Verdict" if headline else "Findings"
     return Panel(Group(*parts), title=title, title_align="left", border_style="bold")
 

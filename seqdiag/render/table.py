@@ -16,8 +16,7 @@ out first, at the width the table is actually drawn at:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from rich import box
 from rich.cells import cell_len
@@ -83,8 +82,6 @@ class FittedTable:
     caption: str | None = None
     padding: tuple[int, int, int, int] = (0, 1, 0, 1)
     max_width: int | None = None
-    title_justify: str = "center"
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def _pad(self, padding: tuple[int, int, int, int], index: int, count: int) -> int:
         """The padding Rich puts beside column `index` (no padding on the outer edges: pad_edge=False)."""
@@ -168,8 +165,6 @@ class FittedTable:
             title=self.title,
             caption=caption,
             padding=padding,
-            title_justify=self.title_justify,
-            **self.extra,
         )
         limit = min(x for x in (self.max_width, width) if x is not None) if (self.max_width or width) else None
         if limit is not None:
