@@ -38,6 +38,7 @@ from typing import Any, NoReturn
 from seqdiag.config import MAX_CONFIG_FILE_BYTES, Config, load_config, parse_override, shown
 from seqdiag.errors import ConfigError, SeqdiagError
 from seqdiag.sweep import SweepResult
+from seqdiag.table import Column, Row, TableSpec
 
 EXECUTORS = ("local", "ray")
 SWEEP_KEYS = ("seeds", "seed", "train", "config", "set")
@@ -199,6 +200,34 @@ class GridResult:
             "seconds": round(self.seconds, 3),
             "cells": [{"values": cell.values, **result.to_json()} for cell, result in self.cells],
         }
+
+    def table(self) -> TableSpec:
+        """One row per cell and training policy: the axes' values, then the rate of every procedure with its
+        interval (numbers that wrap between each other, never inside one)."""
+        from seqdiag.sweep import rate_cell, rate_columns
+
+        procedure_names = rate_columns(self.cells[0][1].rates)
+        rows = [
+            Row(
+                (
+                    *(str(cell.values.get(key, "")) for key in self.axes),
+                    policy,
+                    *(rate_cell(policy_sweep.rates[name]) for name in procedure_names),
+                )
+            )
+            for cell, sweep in self.cells
+            for policy, policy_sweep in sweep.policies.items()
+        ]
+        return TableSpec(
+            title="Rates per cell: right/seeds share [Wilson 95% interval, %]",
+            caption="right = pattern right at the last snapshot",
+            columns=(
+                *(Column(key, justify="right", style="strong") for key in self.axes),
+                Column("train", keep=True),
+                *(Column(name, justify="right", keep=False) for name in procedure_names),
+            ),
+            rows=tuple(rows),
+        )
 
 
 def run_cell(

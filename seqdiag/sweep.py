@@ -265,7 +265,9 @@ def rate_columns(rates: dict[str, ProcedureRates]) -> list[str]:
 
 def rates_table(policy_sweep: PolicySweep, n_seeds: int, width: int = 120) -> TableSpec:
     """One training policy's rates: a row per sampling procedure; below 100 columns the headers take a line per
-    word, the interval bar narrows and the padding tightens, so every column keeps its cells whole."""
+    word, the interval bar narrows and the padding tightens. The procedure and the numbers are never cut (the
+    renderer's kept columns); where they still do not fit, the interval bar is left out, the caption saying so, and
+    the first divergences, free text, are cut with …"""
     narrow = width < 100
 
     def column(header: str, wrap_header: bool = True, **kwargs: Any) -> Column:
@@ -291,11 +293,11 @@ def rates_table(policy_sweep: PolicySweep, n_seeds: int, width: int = 120) -> Ta
         caption="right = pattern right at the last snapshot · interval = Wilson 95% · stays right = median first "
         "step from which it stays right · changes = mean output changes between snapshots, 2nd half",
         columns=(
-            column("procedure", style="strong"),
+            column("procedure", style="strong", keep=True),
             column("right", justify="right"),
             column("share", justify="right"),
             column("95% interval", justify="right"),
-            column("0 ─ 1", wrap_header=False),
+            column("0 ─ 1", wrap_header=False, drop=True),
             column("stays right", justify="right"),
             column("changes", justify="right"),
             column("first divergence"),
@@ -312,8 +314,8 @@ def matrix_table(result: SweepResult) -> TableSpec:
         title="Rates: rows = what training fed, columns = sampling procedure",
         caption="cell = right/seeds share [Wilson 95% interval, %]",
         columns=(
-            Column("train", style="strong"),
-            *(Column(name, justify="right", overflow="fold") for name in names),
+            Column("train", style="strong", keep=True),
+            *(Column(name, justify="right", keep=False) for name in names),  # wraps between its numbers
         ),
         rows=tuple(
             Row((policy, *(rate_cell(ps.rates[name]) for name in names))) for policy, ps in result.policies.items()

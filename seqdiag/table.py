@@ -90,6 +90,17 @@ class Column:
     min_width: int | None = None
     overflow: Overflow | None = None
     """What a cell too long for the column does (None: the renderer's default, which wraps at spaces)."""
+    keep: bool | None = None
+    """Never narrowed, wrapped nor cut, whatever the width: a row label or a number the reader needs whole. None:
+    kept if right-justified (numbers are). Columns not kept hold free text: they wrap (or, with `no_wrap`, are cut
+    with …) to make room for the kept ones."""
+    drop: bool = False
+    """Of low value (a picture of numbers another column shows): left out, the caption saying so, where the table
+    cannot fit its width otherwise."""
+
+    @property
+    def kept(self) -> bool:
+        return self.justify == "right" if self.keep is None else self.keep
 
 
 @dataclass(frozen=True)

@@ -78,5 +78,6 @@ def test_overlay_lies_over_every_span():
 
 def test_max_width_keeps_a_long_caption_from_widening_the_table():
     wide = TableSpec(title="t", columns=(Column("a"),), rows=(Row(("x",)),), caption="word " * 40)
-    assert draw(wide).min_width == 100
-    assert draw(TableSpec(**{**wide.__dict__, "max_width": 60})).min_width == 60
+    assert draw(wide).table().min_width == 100
+    assert draw(TableSpec(**{**wide.__dict__, "max_width": 60})).table().min_width == 60
+    assert draw(wide).table(80).min_width == 80

@@ -21,7 +21,7 @@ from seqdiag.render.common import (
     procedure_words,
 )
 from seqdiag.render.depth import depth_tables
-from seqdiag.render.table import draw
+from seqdiag.render.table import FittedTable, draw
 from seqdiag.sparkline import MAX_CELLS, history_glance, sparkline
 
 if TYPE_CHECKING:
@@ -133,7 +133,7 @@ def per_step_table(
     return Group(table, legend_lines(legend, width))  # the legend on its own lines, not squeezed to the table's width
 
 
-def sequences_table(report: CompareReport) -> Table | None:
+def sequences_table(report: CompareReport) -> FittedTable | None:
     """With several sequences: one row per sequence, each procedure's right/judged and first divergence, totals
     (the outcomes' own table)."""
     o = report.outcomes
@@ -147,7 +147,7 @@ def _per_step_title(report: CompareReport) -> str:
     return f"Per position: sequence {report.shown} ({report.outcomes.rows[report.shown].text!r})"
 
 
-def history_table(report: CompareReport, max_rows: int = 16, width: int = 120) -> Table:
+def history_table(report: CompareReport, max_rows: int = 16, width: int = 120) -> FittedTable:
     """Each procedure's output at the checkpoints where anything changed, plus change counts and right shares (the
     history's own table; with several sequences, the detailed one's piece of each output)."""
     return draw(

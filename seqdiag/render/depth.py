@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-
-from seqdiag.render.table import draw
+from seqdiag.render.table import FittedTable, draw
 
 if TYPE_CHECKING:
     from seqdiag.report import CompareReport
 
 
-def depth_tables(report: CompareReport) -> list[Table]:
+def depth_tables(report: CompareReport) -> list[FittedTable]:
     """The depth sections, in reading order; the reliance table is always there."""
     from seqdiag.report import depth_tables as specs
 

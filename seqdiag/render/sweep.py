@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from rich import box
 from rich.console import Console, Group
-from rich.table import Table
 from rich.text import Text
 
 from seqdiag.config import describe
-from seqdiag.render.common import fitted_table
-from seqdiag.render.table import draw, text_of
-from seqdiag.sweep import matrix_table, rate_cell, rate_columns, rates_table
-
-if TYPE_CHECKING:
-    pass
+from seqdiag.render.table import FittedTable, draw
+from seqdiag.sweep import matrix_table, rates_table
 
 
-def sweep_rates_table(policy_sweep, n_seeds: int, width: int = 120) -> Table:
+def sweep_rates_table(policy_sweep, n_seeds: int, width: int = 120) -> FittedTable:
     """One training policy's rates (the sweep's own table)."""
     return draw(rates_table(policy_sweep, n_seeds, width))
 
 
-def sweep_matrix_table(result) -> Table:
+def sweep_matrix_table(result) -> FittedTable:
     """Training policy x sampling procedure (the sweep's own table)."""
     return draw(matrix_table(result))
 
@@ -63,20 +55,4 @@ def render_grid(console: Console, result) -> None:
             f" · {result.seconds:.1f} s",
         )
     )
-    table = fitted_table(
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        title="Rates per cell: right/seeds share [Wilson 95% interval, %]",
-        caption="right = pattern right at the last snapshot",
-    )
-    for key in result.axes:
-        table.add_column(key, style="bold", justify="right", min_width=len(key))
-    table.add_column("train")
-    procedures = rate_columns(first.rates)
-    for name in procedures:
-        table.add_column(name, justify="right", overflow="fold")
-    for cell, sweep in result.cells:
-        for policy, policy_sweep in sweep.policies.items():
-            values = [str(cell.values.get(key, "")) for key in result.axes]
-            table.add_row(*values, policy, *(text_of(rate_cell(policy_sweep.rates[name])) for name in procedures))
-    console.print(table)
+    console.print(draw(result.table()))
