@@ -217,6 +217,15 @@ def _add_recurrent(th, o_whh, h, g, hprev, act):
                     act[j, m] += hprev[k, m] * th[o_whh + k * g + j, m]
 
 
+@njit(error_model="numpy", inline="always")
+def _gate_grad(gate, y, slope, zero, one):
+    """A gate's derivative from its output y: hard_sigmoid's slope where y is strictly inside (0, 1), else 0 (the
+    kinks included, as `seqdiag.fused._gate_derivative` takes it); sigmoid's y (1 - y)."""
+    if gate == GATE_HARD:
+        return slope if zero < y < one else zero
+    return y * (one - y)
+
+
 # --- the cells ------------------------------------------------------------------------------------------------
 # Each cell is a step and its backward, with the same signatures; `_step` and `_back` pick a cell's pair when
 # numba compiles `train_block` / `predict_block` for that cell's tag (so the other cells are never compiled):
@@ -276,14 +285,9 @@ def _lstm_back(tag, th, h, gate, act, aux, aprev, hprev, dh, carry, dz, dr, dh_n
             tc = aux[h + q, m]
             c_prev = aprev[q, m]
             d_c = carry[q, m] + dh[q, m] * o_g * (one - tc * tc)
-            if gate == GATE_HARD:
-                gi = slope if zero < i_g < one else zero
-                gf = slope if zero < f_g < one else zero
-                go = slope if zero < o_g < one else zero
-            else:
-                gi = i_g * (one - i_g)
-                gf = f_g * (one - f_g)
-                go = o_g * (one - o_g)
+            gi = _gate_grad(gate, i_g, slope, zero, one)
+            gf = _gate_grad(gate, f_g, slope, zero, one)
+            go = _gate_grad(gate, o_g, slope, zero, one)
             dz[q, m] = d_c * c_g * gi
             dz[h + q, m] = d_c * c_prev * gf
             dz[2 * h + q, m] = dh[q, m] * tc * go
@@ -338,12 +342,8 @@ def _gru_back(tag, th, h, gate, act, aux, aprev, hprev, dh, carry, dz, dr, dh_ne
             r_g = act[h + q, m]
             n = act[2 * h + q, m]
             d = dh[q, m]
-            if gate == GATE_HARD:
-                gz = slope if zero < z_g < one else zero
-                gr = slope if zero < r_g < one else zero
-            else:
-                gz = z_g * (one - z_g)
-                gr = r_g * (one - r_g)
+            gz = _gate_grad(gate, z_g, slope, zero, one)
+            gr = _gate_grad(gate, r_g, slope, zero, one)
             d_n = d * (one - z_g) * (one - n * n)
             d_z = d * (hprev[q, m] - n) * gz
             d_r = d_n * aux[q, m] * gr
@@ -529,6 +529,7 @@ def train_block(
     pred = np.zeros(lanes, np.int64)
     y = np.empty((v, lanes), theta.dtype)
     d_y = np.empty((v, lanes), theta.dtype)
+    d_e = np.empty(lanes, theta.dtype)
     top = np.empty(lanes, theta.dtype)
     total = np.empty(lanes, theta.dtype)
     loss = np.empty(lanes, theta.dtype)
@@ -658,12 +659,14 @@ def train_block(
                     for m in range(lanes):
                         gr[o_wih + q * g + j, m] += emb[s, q, m] * d_tab[s, j, m]
                 for m in range(lanes):
-                    dy = zero
-                    for j in range(g):
-                        dy += th[o_wih + q * g + j, m] * d_tab[s, j, m]
+                    d_e[m] = zero
+                for j in range(g):
+                    for m in range(lanes):
+                        d_e[m] += th[o_wih + q * g + j, m] * d_tab[s, j, m]
+                for m in range(lanes):
                     if s < v:
-                        gr[o_we + s * e + q, m] = dy
-                    gr[o_be + q, m] += dy
+                        gr[o_we + s * e + q, m] = d_e[m]
+                    gr[o_be + q, m] += d_e[m]
         if want_grads:
             for r in range(p):
                 for m in range(lanes):

@@ -82,6 +82,13 @@ def test_a_reader_closing_stdout_ends_quietly_with_0(tiny_overrides):
     assert b"Error" not in done.stderr and b"Traceback" not in done.stderr and b"error:" not in done.stderr
 
 
+def test_help_through_head_1_ends_with_0():
+    command = f"{sys.executable} -m seqdiag --help | head -1"
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
 def test_head_1_through_a_shell(tiny_overrides):
     command = " ".join(_tiny_args(tiny_overrides)) + " | head -1"
     done = subprocess.run(["bash", "-o", "pipefail", "-c", command], capture_output=True, text=True, timeout=300)

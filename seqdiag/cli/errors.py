@@ -46,6 +46,15 @@ class OneLineErrors(TyperGroup):
         except OutputClosed:  # the reader closed stdout (| head): what it wanted is written; no error
             _silence_stdout()
             sys.exit(0)
+        except SystemExit as done:
+            # Rich and Click answer a reader that closed stdout during their own output (--help | head -1) with
+            # exit 1: Rich raises it while handling the BrokenPipeError, Click after wrapping the streams (matched
+            # by name, as below). The same case as OutputClosed.
+            closed = isinstance(done.__context__, BrokenPipeError)
+            if done.code == 1 and (closed or type(sys.stdout).__name__ == "PacifyFlushWrapper"):
+                _silence_stdout()
+                sys.exit(0)
+            raise
         except _Interrupted as exc:
             from seqdiag.interrupt import exit_code
 
