@@ -1,4 +1,4 @@
-"""Golden renders of `compare`, `sample` and `sweep` at 80 and 120 columns.
+"""Golden renders of `compare`, `sample`, `sweep` and `check` at 80 and 120 columns.
 
 When a change is MEANT to change the output (a finding's text, a table, the numerics of an engine, a new config
 key in the header), regenerate the files, never edit them by hand:

@@ -1,5 +1,5 @@
-"""The golden cases: what `seqdiag compare`, `sample` and `sweep` print at 80 and 120 columns on small, fast configs,
-and the sweep and grid tables of a made-up result.
+"""The golden cases: what `seqdiag compare`, `sample`, `sweep` and `check` print at 80 and 120 columns on small, fast
+configs, and the sweep and grid tables of a made-up result.
 
 Both the test (tests/test_golden.py) and the script that writes the files (tests/golden/regenerate.py) render through
 `render_case`, so a golden file is always exactly what the command printed, normalised only where a run legitimately
@@ -9,6 +9,7 @@ reads as one.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -22,6 +23,8 @@ COMMANDS = {
     "compare": ["compare", *STEPS],
     "sample": ["sample", "--mode", "zeros", *STEPS],
     "sweep": ["sweep", "--seeds", "4", "--train", "teacher,free", *STEPS],
+    # the user's own model: its target column and counts whole, its findings wrapped under their own text
+    "check": ["check", "examples/char_lstm_state_reset.py"],  # run from the repository's root
 }
 WIDTHS = (80, 120)
 # Renders of made-up results (tests/golden/tables.py), at 110 columns: every table shape of a sweep and a grid.
@@ -58,7 +61,13 @@ def render_case(case: str) -> str:
 
         return tables.render_sweep_golden() if case == "sweep-tables" else tables.render_grid_golden()
     command, width = case.rsplit("-", 1)
-    result = CliRunner().invoke(app, [*COMMANDS[command], "--threads", "1"], env={"COLUMNS": width, "NO_COLOR": "1"})
+    cwd = os.getcwd()
+    os.chdir(HERE.parent.parent)  # the repository's root: check's example path, as the README shows it
+    try:
+        args = [*COMMANDS[command], "--threads", "1"]
+        result = CliRunner().invoke(app, args, env={"COLUMNS": width, "NO_COLOR": "1"})
+    finally:
+        os.chdir(cwd)
     if result.exit_code != 0:
         raise RuntimeError(f"{case}: exit {result.exit_code}\n{result.output}")
     return normalise(result.stdout)
