@@ -198,3 +198,16 @@ def test_check_keeps_target_and_counts_whole(width):
     assert "".join(r[1] for r in rows) == "ello␣world,␣hello␣there."  # every target, whole, in its column
     assert re.search(r"right\s+24/24\s+24/24\s+5/24", out), table
     _continues_indented(out)
+
+
+def test_a_hanging_line_continues_under_its_own_text():
+    from rich.text import Text
+
+    from seqdiag.render.common import Hanging
+
+    words = "the zeros output still changes late in training, staying wrong: 2 changes after step 150"
+    lines = _print(Hanging(Text("   = " + words), 5), 40).splitlines()
+    assert len(lines) > 2 and lines[0].startswith("   = the zeros")
+    assert all(line.startswith("     ") and line[5] != " " for line in lines[1:]), lines
+    assert " ".join(" ".join(lines).split()) == "= " + words  # every word, once, in order
+    assert all(len(line) <= 40 for line in lines)
