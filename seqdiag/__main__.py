@@ -38,16 +38,19 @@ def leave(code: str | int | None) -> NoReturn:
     """Exit with `code` (SystemExit's: None, an int, or a message), skipping the interpreter's teardown.
 
     What a normal exit does that matters still happens, in the same order: other threads are waited for (if
-    any still runs, this falls back to a normal exit), the atexit handlers run, and stdout and stderr are
-    flushed. What is skipped is freeing every module and object one by one, which the process's end does
-    anyway. Files the command wrote are closed by then (every write goes through `seqdiag.atomic`).
+    any still runs, this falls back to a normal exit, as it does under a profiler or tracer), the atexit handlers
+    run, and stdout and stderr are flushed. What is skipped is freeing every module and object one by one, which
+    the process's end does anyway. Files the command wrote are closed by then (every write goes through
+    `seqdiag.atomic`).
     """
     import atexit
     import os
     import threading
 
-    if isinstance(code, str) or threading.active_count() > 1:
-        sys.exit(code)  # a message to print, or a thread to wait for: the interpreter's own exit does both
+    if isinstance(code, str) or threading.active_count() > 1 or sys.getprofile() or sys.gettrace():
+        # A message to print, a thread to wait for, or a profiler or tracer (cProfile, coverage, a debugger)
+        # that writes its results after this returns: the interpreter's own exit does each.
+        sys.exit(code)
     status = code or 0
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

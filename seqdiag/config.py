@@ -437,8 +437,16 @@ def read_config_data(name_or_path: str) -> tuple[str, dict[str, Any]]:
         raise ConfigError(f"{origin}: malformed TOML: nested too deeply") from None
 
 
-def load_config(name_or_path: str | None = None, overrides: list[str] | None = None, seed: int | None = None) -> Config:
+def load_config(
+    name_or_path: str | None = None,
+    overrides: list[str] | None = None,
+    seed: int | None = None,
+    options: dict[str, str] | None = None,
+) -> Config:
     """Resolve a config: the embedded default (the 2015 setup) or a preset/file, then overrides, then seed.
+
+    `options` names the keys a command-line option set through `overrides` (key -> the option, e.g.
+    {"sample.temperature": "--temperature"}), so that an error names the option the user typed.
 
     Raises:
         ConfigError: naming the file, the key and the bad value.
@@ -456,7 +464,13 @@ def load_config(name_or_path: str | None = None, overrides: list[str] | None = N
     except ConfigError as exc:
         # Name where the bad value came from: --seed, a --set, or the file (or the defaults it left alone).
         keys = set(exc.keys) or {str(exc).split(" = ", 1)[0]}
-        source = "--seed" if "seed" in keys and seed is not None else "--set" if keys & overridden else origin
+        named = [option for key, option in (options or {}).items() if key in keys]
+        if "seed" in keys and seed is not None:
+            source = "--seed"
+        elif named:
+            source = named[0]
+        else:
+            source = "--set" if keys & overridden else origin
         raise ConfigError(f"{source}: {exc}") from None
     except RecursionError:  # absurdly nested TOML
         raise ConfigError(f"{origin}: too deeply nested") from None

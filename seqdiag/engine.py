@@ -216,6 +216,26 @@ def _compile_lock(folder: Path):
     return handle
 
 
+def _unwritable(folder: Path, error: OSError) -> KernelCacheError:
+    return KernelCacheError(
+        f"the kernel cache {folder} cannot be written ({error.strerror or error}); point ${CACHE_ENV} at a writable "
+        "folder"
+    )
+
+
+def check_cache_writable() -> None:
+    """Create the kernel cache's folders if need be, before a compile is announced.
+
+    Raises:
+        KernelCacheError: they cannot be created (as `prepare_kernels` would raise).
+    """
+    folder = kernel_cache_dir()
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise _unwritable(folder, error) from None
+
+
 def prepare_kernels(dtype: str = "float32", cell: str = "lstm") -> KernelStatus:
     """Load (or compile, once) `cell`'s kernels for `dtype` ("float32" or "float64"); returns how it went.
 
@@ -236,10 +256,7 @@ def prepare_kernels(dtype: str = "float32", cell: str = "lstm") -> KernelStatus:
         try:
             lock = _compile_lock(folder)
         except OSError as error:
-            raise KernelCacheError(
-                f"the kernel cache {folder} cannot be written ({error.strerror or error}); "
-                f"point ${CACHE_ENV} at a writable folder"
-            ) from None
+            raise _unwritable(folder, error) from None
         try:
             return _prepare_locked(folder, dtype, cell, started)
         finally:

@@ -52,7 +52,13 @@ class Session:
         Raises:
             SeqdiagError: numba asked for where it cannot run the config, or its kernel cache cannot be used.
         """
-        from seqdiag.engine import KernelCacheError, kernels_cached, prepare_kernels, resolve_engine
+        from seqdiag.engine import (
+            KernelCacheError,
+            check_cache_writable,
+            kernels_cached,
+            prepare_kernels,
+            resolve_engine,
+        )
         from seqdiag.errors import SeqdiagError
         from seqdiag.task import task_from_config
 
@@ -65,6 +71,7 @@ class Session:
         if choice.name == "numba":
             try:
                 cell = config.model.cell  # each cell's kernels are compiled apart, when first needed
+                check_cache_writable()  # before a compile is announced
                 with self.observer.kernels(compiling=not kernels_cached(cell=cell)):
                     status = prepare_kernels(cell=cell)
             except KernelCacheError as error:  # a cache that cannot be used: auto falls back, numba asked for fails

@@ -235,3 +235,20 @@ def test_default_compare_names_the_procedures_and_prints_the_verdict_once(runner
     headline = next(line for line in out.splitlines() if line.startswith("verdict:"))[len("verdict: ") :]
     assert out.count(headline) == 1
     assert "Findings" in out and "fix:" in out
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_the_kernel_compile_is_announced_when_it_starts_on_a_pipe_too(terminal):
+    from seqdiag.render.progress import kernel_progress
+
+    console = Console(file=io.StringIO(), force_terminal=terminal, width=120)
+    with kernel_progress(console, compiling=True):
+        before = console.file.getvalue()
+    after = console.file.getvalue()
+    if not terminal:  # a spinner is not drawn on a pipe: the step is a line, written before the compile runs
+        assert "compiling the numba kernels (a one-time step" in before
+    assert "compiled the numba kernels in" in after
+    quiet = Console(file=io.StringIO(), force_terminal=False, width=120)
+    with kernel_progress(quiet, compiling=False):
+        pass
+    assert quiet.file.getvalue() == ""  # loading a cached kernel is not worth a line

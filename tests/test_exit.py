@@ -72,3 +72,14 @@ def test_stdout_on_a_full_disk_is_one_line_and_exit_1(args):
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in done.stderr
     assert lines[0].startswith("error:") and "No space left on device" in lines[0]
+
+
+def test_a_profiler_still_gets_to_write_its_results(tmp_path):
+    """`python -m cProfile -o FILE -m seqdiag ...` writes FILE after seqdiag's main returns."""
+    out = tmp_path / "profile.out"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(out), "-m", "seqdiag", "presets", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert out.stat().st_size > 0

@@ -233,6 +233,9 @@ def print_report(render, report, export: Path | None, title: str) -> None:
         print_info(f"exported to {export}")
 
 
+SAMPLE_OPTIONS = {"temperature": "--temperature", "top_k": "--top-k"}  # sample.KEY: the option that sets it
+
+
 def sample_overrides(sample: dict[str, Any] | None) -> list[str]:
     """--temperature/--top-k as `sample.key=value` overrides (the options not given are left out)."""
     return [f"sample.{k}={v}" for k, v in (sample or {}).items() if v is not None]
@@ -241,7 +244,8 @@ def sample_overrides(sample: dict[str, Any] | None) -> list[str]:
 def resolve_config(
     config: str | None, overrides: list[str] | None, seed: int | None, sample: dict[str, Any] | None = None
 ) -> Config:
-    return load_config(config, [*(overrides or []), *sample_overrides(sample)], seed)
+    given = {f"sample.{k}": SAMPLE_OPTIONS[k] for k, v in (sample or {}).items() if v is not None}
+    return load_config(config, [*(overrides or []), *sample_overrides(sample)], seed, given)
 
 
 def prepare_torch(device: Device, threads: int | None) -> str:

@@ -75,6 +75,8 @@ def kernel_progress(console: Console, compiling: bool, enabled: bool = True) -> 
         else "loading the numba kernels"
     )
     started = time.perf_counter()
+    if compiling and not console.is_terminal:  # no spinner on a pipe or a file: say it at the start, as a line
+        console.print(f"{label}...")
     with console.status(label):
         yield
     if compiling:
