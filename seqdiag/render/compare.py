@@ -127,7 +127,7 @@ def per_step_table(
             continue
         table.add_row(*rows[t])
         t += 1
-    table.add_section()
+    # The totals follow the last position directly, in bold (a section would cost a line of bare spaces).
     summary: list[str | Text] = ["", Text("right", style="bold")]
     summary += [Text(f"{traces[g[0]].correct_count}/{traces[g[0]].judged}", style="bold") for g in groups]
     table.add_row(*summary)
