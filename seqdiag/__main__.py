@@ -65,7 +65,7 @@ def leave(code: str | int | None) -> NoReturn:
                     sys.stderr.flush()
                 except (OSError, ValueError):
                     pass
-                status = status or 1
+                status = 1
     os._exit(status)
 
 

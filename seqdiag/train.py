@@ -169,7 +169,7 @@ def snapshots_from(
     outputs: dict[str, list[str]] = {}
     accuracy: dict[str, list[float]] = {}
     for mode, rows in predicted.items():
-        rows = np.asarray(rows, dtype=np.int64).reshape(len(loss_values), -1)
+        rows = np.asarray(rows, dtype=np.int64)
         width = min(rows.shape[1], len(targets))
         accuracy[mode] = ((rows[:, :width] == targets[:width]).sum(1) / len(targets)).tolist()
         outputs[mode] = _spell(rows, symbols)
@@ -420,7 +420,7 @@ def _kernel_rows(kernel, sequence: ToySequence) -> dict[str, np.ndarray]:
     for mode in procedures.NAMES:
         procedure = procedures.get(mode)
         if kernel.runs(procedure):
-            rows[mode] = np.asarray(kernel.run_procedure(procedure, inputs, procedure.steps(sequence.steps)))
+            rows[mode] = kernel.run_procedure(procedure, inputs, procedure.steps(sequence.steps))
         else:
             kernel.write_back(kernel.params)
             rows[mode] = run_procedure(kernel.model, sequence, mode).predicted[:, 0].numpy()
